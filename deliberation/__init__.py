@@ -1,0 +1,5 @@
+"""deliberation: people and LLM agents deliberating together, live."""
+
+from .celery import app as celery_app
+
+__all__ = ["celery_app"]

@@ -1,0 +1,39 @@
+"""LLM backends: ``simulated`` (offline, deterministic) and ``openai`` (any compatible server)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .base import Backend, BackendError, Completion, CompletionRequest
+
+if TYPE_CHECKING:
+    from deliberation.agents.models import AgentProfile
+
+__all__ = ["Backend", "BackendError", "Completion", "CompletionRequest", "backend_for"]
+
+
+def backend_for(profile: AgentProfile) -> Backend:
+    """Build the backend a profile names; the API key is read from the environment variable
+    the profile names, never from the database."""
+    if profile.backend == "simulated":
+        from .simulated import SimulatedBackend
+
+        return SimulatedBackend(**(profile.parameters.get("simulated") or {}))
+    if profile.backend == "openai":
+        from .openai import OpenAICompatibleBackend
+
+        api_key = os.environ.get(profile.api_key_env) if profile.api_key_env else None
+        if profile.api_key_env and not api_key:
+            raise BackendError(
+                f"environment variable {profile.api_key_env} (API key for {profile.name}) "
+                "is not set",
+                retryable=False,
+            )
+        return OpenAICompatibleBackend(
+            base_url=profile.base_url,
+            api_key=api_key,
+            timeout=profile.timeout_seconds,
+            max_retries=profile.max_retries,
+        )
+    raise BackendError(f"unknown backend {profile.backend!r}", retryable=False)

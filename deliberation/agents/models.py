@@ -1,0 +1,118 @@
+"""Agent profiles (how to reach a model) and agent turns (one call to it, with its record)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+
+class AgentProfile(models.Model):
+    """A configured LLM participant: backend, model, sampling parameters and persona.
+
+    The API key is never stored: ``api_key_env`` names the environment variable that holds it.
+    """
+
+    class Backend(models.TextChoices):
+        SIMULATED = "simulated", "Simulated (offline, deterministic)"
+        OPENAI = "openai", "OpenAI-compatible server"
+
+    name = models.CharField(max_length=100, unique=True)
+    backend = models.CharField(max_length=20, choices=Backend.choices, default=Backend.SIMULATED)
+    model = models.CharField(max_length=200, default="simulated-1")
+    base_url = models.URLField(
+        blank=True, help_text="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1"
+    )
+    api_key_env = models.CharField(
+        max_length=100,
+        blank=True,
+        validators=[RegexValidator(r"^[A-Z_][A-Z0-9_]*$", "An environment variable name.")],
+        help_text="Name of the environment variable holding the API key (never the key).",
+    )
+    parameters = models.JSONField(
+        default=dict, blank=True, help_text='Sampling parameters, e.g. {"temperature": 0.7}.'
+    )
+    system_prompt = models.TextField(blank=True, help_text="Persona / system prompt.")
+    seed = models.IntegerField(default=0, help_text="Seed for deterministic backends.")
+    timeout_seconds = models.FloatField(default=60.0)
+    max_retries = models.PositiveSmallIntegerField(default=2)
+    prompt_price_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="USD per million tokens."
+    )
+    completion_price_per_mtok = models.DecimalField(
+        max_digits=10, decimal_places=4, default=Decimal("0"), help_text="USD per million tokens."
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.backend}:{self.model})"
+
+    def cost_of(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal:
+        million = Decimal(1_000_000)
+        return (
+            Decimal(prompt_tokens or 0) * self.prompt_price_per_mtok
+            + Decimal(completion_tokens or 0) * self.completion_price_per_mtok
+        ) / million
+
+
+class AgentTurn(models.Model):
+    """One agent speaking once: a row exists (queued) before its task is enqueued.
+
+    The row is the idempotency key: at most one per (round, participant, step), and at most one
+    post per turn, so a retried or duplicated task can never post twice.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    session = models.ForeignKey(
+        "debates.DebateSession", on_delete=models.CASCADE, related_name="agent_turns"
+    )
+    round = models.ForeignKey("debates.Round", on_delete=models.CASCADE, related_name="agent_turns")
+    participant = models.ForeignKey(
+        "debates.Participant", on_delete=models.CASCADE, related_name="agent_turns"
+    )
+    step = models.PositiveSmallIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    prompt = models.JSONField(default=list, blank=True, help_text="Chat messages sent.")
+    reply = models.TextField(blank=True, help_text="The model's full reply.")
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    error = models.TextField(blank=True)
+    post = models.OneToOneField(
+        "debates.Post", null=True, blank=True, on_delete=models.SET_NULL, related_name="agent_turn"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "participant", "step"], name="one_agent_turn_per_slot"
+            )
+        ]
+        indexes = [models.Index(fields=["session", "status"])]
+
+    def __str__(self) -> str:
+        return f"turn {self.pk} of {self.participant_id} in round {self.round_id} ({self.status})"

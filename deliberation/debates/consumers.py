@@ -1,0 +1,241 @@
+"""The session WebSocket: transport only (parse, authorise, call a service, render).
+
+One endpoint per session, ``/ws/sessions/<id>/``, speaks two formats chosen at connect time with
+``?format=``: ``json`` (the documented protocol for scripts, docs/websocket-protocol.md) or
+``html`` (fragments with ``hx-swap-oob`` for htmx's ws extension). A client passes
+``?last_seq=N`` to receive every post after N, once and in order, before live posts.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.template.loader import render_to_string
+
+from . import broadcast, services
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+class SessionConsumer(AsyncWebsocketConsumer):
+    session_id: int
+    participant: Any
+    last_sent: int
+    fmt: str
+
+    # --- connection --------------------------------------------------------------------------
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        if not getattr(user, "is_authenticated", False):
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        self.participant = await database_sync_to_async(services.participant_for)(
+            self.session_id, user
+        )
+        if self.participant is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        self.fmt = "html" if query.get("format", ["json"])[0] == "html" else "json"
+        await self.channel_layer.group_add(broadcast.group_name(self.session_id), self.channel_name)
+        await self.accept()
+        try:
+            since = int(query.get("last_seq", [""])[0])
+        except ValueError:
+            since = None
+        if since is None or since < 0:
+            # No position given: deliver only what is posted from now on.
+            self.last_sent = await database_sync_to_async(services.last_seq)(self.session_id)
+        else:
+            self.last_sent = since
+            await self._send_posts_upto(None)
+        await self._send_json(
+            {
+                "type": "welcome",
+                "participant": {
+                    "id": self.participant.pk,
+                    "name": self.participant.display_name,
+                    "role": self.participant.role,
+                    "kind": self.participant.kind,
+                },
+                "last_seq": self.last_sent,
+            }
+        )
+
+    async def disconnect(self, code: int) -> None:
+        if hasattr(self, "fmt"):
+            await self.channel_layer.group_discard(
+                broadcast.group_name(self.session_id), self.channel_name
+            )
+
+    # --- client -> server ----------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        limit = settings.DELIBERATION["MAX_FRAME_BYTES"]
+        if bytes_data is not None:
+            await self._error("malformed", "Binary frames are not supported; send JSON text.")
+            return
+        if len(text_data.encode()) > limit:
+            await self._error("frame_too_large", f"Frames are limited to {limit} bytes.")
+            return
+        try:
+            message = json.loads(text_data)
+        except ValueError:
+            await self._error("malformed", "Frames must be JSON objects.")
+            return
+        if not isinstance(message, dict):
+            await self._error("malformed", "Frames must be JSON objects.")
+            return
+        kind = message.get("type", "post")
+        if kind == "post":
+            await self._post(message)
+        elif kind == "control":
+            await self._control(message)
+        elif kind == "ping":
+            await self._send_json({"type": "pong"})
+        else:
+            await self._error("unknown_type", f"Unknown message type {kind!r}.")
+
+    async def _post(self, message: dict) -> None:
+        client_msg_id = message.get("client_msg_id")
+        text = message.get("text")
+        if not isinstance(text, str):
+            await self._error("malformed", "'text' must be a string.", client_msg_id)
+            return
+        try:
+            result = await database_sync_to_async(services.submit_post)(
+                self.participant,
+                text,
+                client_msg_id=client_msg_id,
+                answer=message.get("answer"),
+                confidence=message.get("confidence"),
+            )
+        except services.ServiceError as exc:
+            await self._error(exc.code, exc.message, client_msg_id)
+            return
+        if self.fmt == "html":
+            # Acknowledge by giving the browser a fresh, empty post box with a new message id;
+            # on an error the box is left as it was, so nothing typed is lost.
+            await self.send(
+                render_to_string(
+                    "debates/ws/ack.html",
+                    {
+                        "client_msg_id": uuid.uuid4().hex,
+                        "max_chars": settings.DELIBERATION["MAX_POST_CHARS"],
+                        "is_moderator": self.participant.role == "moderator",
+                    },
+                )
+            )
+            return
+        await self._send_json(
+            {
+                "type": "ack",
+                "client_msg_id": client_msg_id,
+                "seq": result.post.seq,
+                "duplicate": not result.created,
+            }
+        )
+
+    async def _control(self, message: dict) -> None:
+        try:
+            await database_sync_to_async(services.control)(
+                self.participant, str(message.get("action"))
+            )
+        except services.ServiceError as exc:
+            await self._error(exc.code, exc.message)
+
+    # --- group -> client -----------------------------------------------------------------------
+    async def post_created(self, event: dict) -> None:
+        seq = event["post"]["seq"]
+        if seq <= self.last_sent:
+            return  # already delivered by catch-up
+        if seq == self.last_sent + 1:
+            await self._send_post(event["post"])
+        else:
+            # Broadcasts from different processes can arrive out of order: fill the gap from
+            # the database (everything up to ``seq`` is committed) so order holds.
+            await self._send_posts_upto(seq)
+
+    async def session_state(self, event: dict) -> None:
+        await self._send_event(
+            "session.state", event["state"], "debates/ws/state.html", {"state": event["state"]}
+        )
+
+    async def turn_started(self, event: dict) -> None:
+        await self._send_event(
+            "turn.started", event["turn"], "debates/ws/turn_started.html", {"turn": event["turn"]}
+        )
+
+    async def turn_delta(self, event: dict) -> None:
+        if self.fmt == "json":
+            await self._send_json(
+                {"type": "turn.delta", "turn_id": event["turn_id"], "text": event["text"]}
+            )
+        else:
+            await self.send(render_to_string("debates/ws/turn_delta.html", event))
+
+    async def turn_reset(self, event: dict) -> None:
+        if self.fmt == "json":
+            await self._send_json({"type": "turn.reset", "turn_id": event["turn_id"]})
+        else:
+            await self.send(render_to_string("debates/ws/turn_reset.html", event))
+
+    async def turn_ended(self, event: dict) -> None:
+        if self.fmt == "json":
+            await self._send_json(
+                {"type": "turn.ended", "turn_id": event["turn_id"], "status": event["status"]}
+            )
+        else:
+            await self.send(render_to_string("debates/ws/turn_ended.html", event))
+
+    # --- helpers -------------------------------------------------------------------------------
+    async def _send_posts_upto(self, upto: int | None) -> None:
+        posts = await database_sync_to_async(services.posts_after)(
+            self.session_id, self.last_sent, upto
+        )
+        for post in posts:
+            await self._send_post(post)
+
+    async def _send_post(self, post: dict) -> None:
+        self.last_sent = post["seq"]
+        if self.fmt == "json":
+            await self._send_json({"type": "post", "post": post})
+        else:
+            await self.send(
+                render_to_string(
+                    "debates/ws/post.html", {"post": post, "viewer_id": self.participant.pk}
+                )
+            )
+
+    async def _send_event(self, kind: str, data: dict, template: str, context: dict) -> None:
+        if self.fmt == "json":
+            key = "state" if kind == "session.state" else "turn"
+            await self._send_json({"type": kind, key: data})
+        else:
+            context = {
+                **context,
+                "is_moderator": self.participant.role == "moderator",
+                "viewer_id": self.participant.pk,
+            }
+            await self.send(render_to_string(template, context))
+
+    async def _error(self, code: str, message: str, client_msg_id: Any = None) -> None:
+        if self.fmt == "json":
+            await self._send_json(
+                {"type": "error", "code": code, "message": message, "client_msg_id": client_msg_id}
+            )
+        else:
+            await self.send(
+                render_to_string("debates/ws/error.html", {"code": code, "message": message})
+            )
+
+    async def _send_json(self, data: dict) -> None:
+        if self.fmt == "json":
+            await self.send(json.dumps(data))
