@@ -8,13 +8,16 @@ guesses: when nothing matches, the answer is None.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
 
+# Horizontal whitespace only: an empty "ANSWER:" line must not swallow the next line.
 _ANSWER = re.compile(
-    r"^[\s*_#>-]*(?:final\s+)?answer[\s*_]*[:=][\s*_]*(?P<v>.+?)[\s*_]*$", re.I | re.M
+    r"^[ \t*_#>-]*(?:final[ \t]+)?answer[ \t*_]*[:=][ \t*_]*(?P<v>[^\n]*?)[ \t*_]*$", re.I | re.M
 )
+_NUMBER = re.compile(r"[-+]?(?:[0-9][0-9,]*\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 _CONF = re.compile(
     r"^[\s*_#>-]*confidence[\s*_]*[:=][\s*_]*(?P<v>[0-9]*\.?[0-9]+)\s*(?P<pct>%|/\s*10{1,2})?",
     re.I | re.M,
@@ -29,9 +32,12 @@ class ParsedAnswer:
 
 def parse_reply(text: str, answer_format: str, options: list[str]) -> ParsedAnswer:
     answer = None
-    match = _ANSWER.search(text or "")
-    if match:
-        answer = _coerce(match.group("v").strip().strip("\"'`."), answer_format, options)
+    matches = [m for m in _ANSWER.finditer(text or "") if m.group("v").strip()]
+    if matches:  # the last answer line is the final one: agents are asked to end with it
+        raw = matches[-1].group("v").strip().strip("\"'`")
+        answer = _coerce(raw, answer_format, options)
+        if answer is None and raw.endswith("."):
+            answer = _coerce(raw.rstrip(".").strip("\"'`"), answer_format, options)
     return ParsedAnswer(answer=answer, confidence=_confidence(text or ""))
 
 
@@ -49,14 +55,15 @@ def _coerce(raw: str, answer_format: str, options: list[str]) -> Any:
                 return options[index]
         return None
     if answer_format == "numeric":
-        number = re.search(r"-?[0-9][0-9,]*\.?[0-9]*(?:[eE]-?[0-9]+)?", raw)
+        number = _NUMBER.search(raw)
         if not number:
             return None
         try:
-            return float(number.group(0).replace(",", ""))
+            value = float(number.group(0).replace(",", ""))
         except ValueError:
             return None
-    return raw[:1000] or None
+        return value if math.isfinite(value) else None
+    return raw.rstrip(".").strip()[:1000] or None
 
 
 def _confidence(text: str) -> float | None:

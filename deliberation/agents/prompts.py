@@ -7,6 +7,7 @@ instructions from the moderator or the system.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 FORMAT_INSTRUCTIONS = (
@@ -19,13 +20,18 @@ FORMAT_INSTRUCTIONS = (
 BEGIN, END = "<<<TRANSCRIPT", "TRANSCRIPT>>>"
 
 
+_HEADER_START = re.compile(r"^(\s*)\[#", re.M)
+
+
 def _neutralise(text: str) -> str:
-    return text.replace(BEGIN, "<< <TRANSCRIPT").replace(END, "TRANSCRIPT> >>")
+    """Defuse delimiters and post headers inside untrusted text, so it cannot forge either."""
+    text = text.replace(BEGIN, "<< <TRANSCRIPT").replace(END, "TRANSCRIPT> >>")
+    return _HEADER_START.sub(r"\1[ #", text)
 
 
 def answer_spec(answer_format: str, options: list[str]) -> str:
     if answer_format == "single_choice":
-        listed = "\n".join(f"- {o}" for o in options)
+        listed = "\n".join(f"- {_neutralise(o)}" for o in options)
         return f"Answer with exactly one of these options:\n{listed}"
     if answer_format == "numeric":
         return "Answer with a single number."
