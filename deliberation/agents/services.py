@@ -93,7 +93,7 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
     now = timezone.now()
     with transaction.atomic():
         turn = (
-            AgentTurn.objects.select_for_update()
+            AgentTurn.objects.select_for_update(of=("self",))
             .select_related("session", "round", "participant__agent_profile")
             .filter(pk=turn_id)
             .first()
@@ -201,7 +201,7 @@ def _store_reply(turn_id: int, completion, latency_ms: int) -> Outcome:
         session_id = AgentTurn.objects.values_list("session_id", flat=True).get(pk=turn_id)
         session = DebateSession.objects.select_for_update().get(pk=session_id)
         turn = (
-            AgentTurn.objects.select_for_update()
+            AgentTurn.objects.select_for_update(of=("self",))
             .select_related("round", "participant__agent_profile")
             .get(pk=turn_id)
         )
@@ -242,7 +242,7 @@ def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:
         session_id = AgentTurn.objects.values_list("session_id", flat=True).get(pk=turn_id)
         session = DebateSession.objects.select_for_update().get(pk=session_id)
         turn = (
-            AgentTurn.objects.select_for_update()
+            AgentTurn.objects.select_for_update(of=("self",))
             .select_related("round", "participant")
             .get(pk=turn_id)
         )

@@ -57,10 +57,10 @@ def current_speaker(session: DebateSession) -> Participant | None:
 
 
 def dispatch(session: DebateSession, event: p.Event) -> list[p.Action]:
-    """Feed one event to the session's protocol and apply what it asks for.
+    """Feed one event to the session's protocol and apply, in order, the actions it returns.
 
-    Applying an action changes the state the next action sees (a new round has nobody who
-    has spoken yet), so the state is reloaded whenever the protocol asked for a new round.
+    The protocol answers from one snapshot with everything the event implies (e.g. close
+    round 1, open round 2, ask its first speaker), so no state is reloaded in between.
     """
     protocol = get_protocol(session.protocol)
     actions = protocol.handle(load_state(session), event)
@@ -84,6 +84,8 @@ def _apply(session: DebateSession, action: p.Action) -> None:
         Round.objects.filter(
             session=session, number=action.number, status=Round.Status.OPEN
         ).update(status=Round.Status.CLOSED, closed_at=now)
+        # Agents who have not started speaking in a closed round no longer will.
+        _cancel_queued_turns(session, "round closed", round__number=action.number)
     elif isinstance(action, p.RequestTurn):
         participant = session.participants.get(pk=action.participant_id)
         if participant.is_agent:
@@ -93,17 +95,17 @@ def _apply(session: DebateSession, action: p.Action) -> None:
         session.finished_at = now
         session.finish_reason = action.reason[:200]
         session.save(update_fields=["status", "finished_at", "finish_reason"])
-        _cancel_open_turns(session)
+        _cancel_queued_turns(session, "session finished")
         add_system_post(session, f"Session finished: {action.reason}.", current_round(session))
     else:  # pragma: no cover - a protocol returned something the engine does not know
         raise TypeError(f"unknown protocol action {action!r}")
 
 
-def _cancel_open_turns(session: DebateSession) -> None:
+def _cancel_queued_turns(session: DebateSession, reason: str, **filters) -> None:
     from deliberation.agents.models import AgentTurn
 
-    AgentTurn.objects.filter(session=session, status=AgentTurn.Status.QUEUED).update(
-        status=AgentTurn.Status.CANCELLED, error="session finished", finished_at=timezone.now()
+    AgentTurn.objects.filter(session=session, status=AgentTurn.Status.QUEUED, **filters).update(
+        status=AgentTurn.Status.CANCELLED, error=reason, finished_at=timezone.now()
     )
 
 

@@ -82,7 +82,8 @@ class RoundRobin(Protocol):
     def _next_round(self, state: SessionState) -> list[Action]:
         actions: list[Action] = [CloseRound(state.round)] if state.round else []
         if state.round >= state.settings["rounds"]:
-            return [*actions, Finish(f"completed {state.settings['rounds']} rounds")]
+            n = state.settings["rounds"]
+            return [*actions, Finish(f"completed {n} round{'' if n == 1 else 's'}")]
         actions.append(OpenRound(state.round + 1))
         if state.status == "running" and state.debaters:
             actions.append(RequestTurn(state.debaters[0].id))

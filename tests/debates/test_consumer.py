@@ -46,10 +46,17 @@ async def test_post_from_one_participant_reaches_the_other(running_debate, alice
         assert (await a.connect())[0] and (await b.connect())[0]
         await receive_type(a, "welcome")
         await receive_type(b, "welcome")
-        await a.send_to(json.dumps(
-            {"type": "post", "text": "The sky scatters blue light.", "client_msg_id": "m1",
-             "answer": "Yes", "confidence": 0.9}
-        ))
+        await a.send_to(
+            json.dumps(
+                {
+                    "type": "post",
+                    "text": "The sky scatters blue light.",
+                    "client_msg_id": "m1",
+                    "answer": "Yes",
+                    "confidence": 0.9,
+                }
+            )
+        )
         ack = await receive_type(a, "ack")
         assert ack["client_msg_id"] == "m1" and ack["duplicate"] is False
         post = (await receive_posts(b, 1))[0]
@@ -190,15 +197,24 @@ async def test_moderator_controls_over_the_socket(debate, moderator, alice):
 
 async def test_html_format_renders_escaped_fragments_for_htmx(running_debate, alice, bob):
     session, _, _ = await database_sync_to_async(running_debate)()
-    async with ws_connect(alice, session.pk, "format=html") as a, ws_connect(bob, session.pk, "format=html") as b:
+    async with (
+        ws_connect(alice, session.pk, "format=html") as a,
+        ws_connect(bob, session.pk, "format=html") as b,
+    ):
         await a.connect()
         await b.connect()
-        await a.send_to(json.dumps(
-            {"type": "post", "text": "<script>alert(1)</script>", "client_msg_id": "h1",
-             "HEADERS": {"HX-Request": "true"}}
-        ))
+        await a.send_to(
+            json.dumps(
+                {
+                    "type": "post",
+                    "text": "<script>alert(1)</script>",
+                    "client_msg_id": "h1",
+                    "HEADERS": {"HX-Request": "true"},
+                }
+            )
+        )
         fragments = [await b.receive_from(timeout=3) for _ in range(2)]
-        post_html = next(f for f in fragments if 'beforeend:#transcript' in f)
+        post_html = next(f for f in fragments if "beforeend:#transcript" in f)
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in post_html
         assert "<script>" not in post_html
         ack = await a.receive_from(timeout=3)

@@ -8,6 +8,7 @@ It streams word by word with a configurable delay so that streaming is visible i
 from __future__ import annotations
 
 import random
+import re
 import time
 
 from django.conf import settings
@@ -46,9 +47,9 @@ class SimulatedBackend:
 
     def complete(self, request: CompletionRequest, on_delta: DeltaCallback) -> Completion:
         text = self.compose(request)
-        words = text.split(" ")
-        for i, word in enumerate(words):
-            on_delta(word if i == 0 else " " + word)
+        words = re.findall(r"\S+\s*", text)  # one token per word, with its trailing space
+        for word in words:
+            on_delta(word)
             if self.token_delay:
                 time.sleep(self.token_delay)
         prompt_tokens = sum(len(m["content"].split()) for m in request.messages)

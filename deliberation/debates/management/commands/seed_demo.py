@@ -39,11 +39,11 @@ class Command(BaseCommand):
                 )
             services.join_session(debater, session.invite_token)
         self.stdout.write(
-            "Demo accounts (password for both: %s):\n"
-            "  moderator / %s   (starts and runs the session; also an admin)\n"
-            "  debater   / %s   (already joined as a debater)\n"
-            "Demo session: %s   (invite link: %s)"
-            % (password, password, password, session.get_absolute_url(), session.get_invite_url())
+            f"Demo accounts (password for both: {password}):\n"
+            f"  moderator / {password}   (starts and runs the session; also an admin)\n"
+            f"  debater   / {password}   (already joined as a debater)\n"
+            f"Demo session: {session.get_absolute_url()}   "
+            f"(invite link: {session.get_invite_url()})"
         )
 
     def _user(self, username: str, password: str, staff: bool = False):
