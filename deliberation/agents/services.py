@@ -207,6 +207,17 @@ def _store_reply(turn_id: int, completion, latency_ms: int) -> Outcome:
         )
         if turn.status != AgentTurn.Status.RUNNING:
             return Outcome("skipped")  # a duplicate delivery already finished this turn
+        if session.status == DebateSession.Status.FINISHED:
+            # The session ended while the agent spoke: keep the reply on the turn for the
+            # record, but add nothing to a finished transcript.
+            turn.status = AgentTurn.Status.CANCELLED
+            turn.reply, turn.error = completion.text, "session finished while the agent spoke"
+            turn.finished_at, turn.lease_until = timezone.now(), None
+            turn.save(update_fields=["status", "reply", "error", "finished_at", "lease_until"])
+            broadcast.send_on_commit(
+                session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
+            )
+            return Outcome("cancelled")
         parsed = parse_reply(completion.text, session.answer_format, session.options)
         post = store_post(
             session,

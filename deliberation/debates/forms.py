@@ -28,7 +28,7 @@ class SessionCreateForm(forms.Form):
         queryset=AgentProfile.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Agents debate after the people who join, in this order.",
+        help_text="Agents speak first, in this order, then the people who join.",
     )
 
     def clean(self):

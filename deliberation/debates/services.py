@@ -7,6 +7,7 @@ they raise :class:`ServiceError` with a stable ``code`` that transports turn int
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,12 @@ def create_session(
     agent_profiles: Iterable = (),
 ) -> DebateSession:
     """Create a draft session with its moderator and agent debaters (who speak in this order)."""
+    if answer_format not in DebateSession.AnswerFormat.values:
+        raise InvalidInput(f"Unknown answer format {answer_format!r}.", "answer_format")
+    if join_role not in DebateSession.JoinRole.values:
+        raise InvalidInput(
+            f"Invitees can join as debater or observer, not {join_role!r}.", "join_role"
+        )
     options = [o.strip() for o in options if o and o.strip()]
     if answer_format == DebateSession.AnswerFormat.SINGLE_CHOICE and len(options) < 2:
         raise InvalidInput("A single-choice question needs at least two options.", "options")
@@ -186,6 +193,11 @@ def submit_post(
     try:
         with transaction.atomic():
             session = DebateSession.objects.select_for_update().get(pk=participant.session_id)
+            if client_msg_id:
+                # Checked again under the lock: a racing duplicate waited for the first one.
+                existing = _existing_post(participant, client_msg_id)
+                if existing:
+                    return PostResult(existing, created=False)
             if participant.role == Participant.Role.MODERATOR:
                 if session.status == DebateSession.Status.FINISHED:
                     raise NotAllowed("The session has finished.", "finished")
@@ -253,6 +265,8 @@ def _clean_answer(session: DebateSession, answer: Any, confidence: Any) -> tuple
             answer = float(answer)
         except (TypeError, ValueError):
             raise InvalidInput("Answer must be a number.", "answer") from None
+        if not math.isfinite(answer):
+            raise InvalidInput("Answer must be a finite number.", "answer")
     else:
         answer = str(answer).strip()[:1000]
     if confidence in (None, ""):
