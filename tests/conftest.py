@@ -7,10 +7,13 @@ import contextlib
 import uuid
 
 import pytest
+import redis
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from deliberation import celery_app
 from deliberation.agents.models import AgentProfile
 from deliberation.asgi import application
 from deliberation.debates import services
@@ -41,6 +44,28 @@ def _fast_agents(settings):
     channel_layers.backends.clear()
     yield
     channel_layers.backends.clear()
+
+
+@pytest.fixture
+def task_queue():
+    """Agent tasks enqueued on commit go to a queue of this test's own, deleted afterwards."""
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    previous = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous
+        # The queue's list and its kombu binding keys (queue_delete only knows queues the
+        # deleting channel declared itself).
+        client = redis.Redis.from_url(django_settings.CELERY_BROKER_URL)
+        prefix = django_settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
+        try:
+            keys = list(client.scan_iter(match=f"{prefix}*{queue}*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -22,18 +21,12 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def worker():
+def worker(task_queue):
     """A Celery worker thread consuming a queue of this test's own, so nothing else interferes."""
-    queue = f"test-{uuid.uuid4().hex[:10]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    try:
-        with start_worker(
-            celery_app, pool="solo", perform_ping_check=False, queues=[queue], shutdown_timeout=30
-        ) as w:
-            yield w
-    finally:
-        celery_app.conf.task_default_queue = previous
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=[task_queue], shutdown_timeout=30
+    ) as w:
+        yield w
 
 
 def closed_port() -> int:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 
 import pytest
-import redis
 from django.conf import settings
 from django.db import connection, transaction
 
@@ -47,28 +45,6 @@ def people_debate(debate, alice, bob):
         return session, moderator_of(session), a, b
 
     return make
-
-
-@pytest.fixture
-def task_queue():
-    """Agent tasks enqueued on commit go to a queue of this test's own, deleted afterwards."""
-    queue = f"test-services-{uuid.uuid4().hex[:10]}"
-    previous = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
-    try:
-        yield queue
-    finally:
-        celery_app.conf.task_default_queue = previous
-        # The queue's list and its kombu binding keys (queue_delete only knows queues the
-        # deleting channel declared itself).
-        client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-        prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix", "")
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}*{queue}*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
 
 
 def queued_tasks(queue: str) -> list[tuple[str, list]]:
