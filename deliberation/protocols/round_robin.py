@@ -1,90 +1,89 @@
-"""Round robin: each round, every debater speaks once, in a fixed order.
+"""Round robin and free debate: debaters speak one after another, round after round.
 
-The simplest turn-taking protocol: debaters (people and agents alike) speak in ascending
-``position`` order; a round closes when everyone has spoken (or failed, or been skipped), or when
-the moderator advances it; the session finishes after ``rounds`` rounds.
+Round robin is the turn taking of most multi-agent debate frameworks (AutoGen's round-robin group
+chat, ChatArena's sequential environments): in each round every debater, person or agent, speaks
+once in a fixed order (their joining position, ties broken by id) and sees everything said
+before, including the earlier speakers of the same round. The session ends after ``rounds``
+rounds. The final answer is the plurality of the last round's answers.
+
+Free debate keeps the rounds but lets the moderator set, and change while the session runs, the
+speaking order (the live ``order`` setting), as a chair gives the floor in a meeting. A new order
+takes effect at once for those who have not yet spoken in the current round; debaters the order
+does not name follow in joining order.
+
+Sources: Wu et al. 2023, "AutoGen: Enabling Next-Gen LLM Applications via Multi-Agent
+Conversation" (arXiv:2308.08155), round-robin group chat; Wu et al. 2023, "ChatArena:
+Multi-Agent Language Game Environments for Large Language Models" (GitHub, Farama-Foundation).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from .base import (
-    Action,
-    CloseRound,
-    Ended,
-    Event,
-    Finish,
-    OpenRound,
-    PostStored,
-    Protocol,
-    RequestTurn,
-    Resumed,
-    RoundAdvanced,
+    MAX_ROUNDS,
+    Brief,
     SessionState,
-    SettingsError,
-    Started,
-    TurnFailed,
+    Setting,
+    Slot,
+    Speaker,
+    TurnProtocol,
+    ordered_debaters,
 )
+from .common import rounds_setting
 
-MAX_ROUNDS = 50
+__all__ = ["MAX_ROUNDS", "ROUNDS", "FreeDebate", "RoundRobin"]
+
+ROUNDS = rounds_setting(3)
 
 
-class RoundRobin(Protocol):
+class RoundRobin(TurnProtocol):
     name = "round_robin"
     title = "Round robin"
-    source = "Fixed-order turn taking; the baseline of most multi-agent debate frameworks."
-    defaults = {"rounds": 3}
+    source = (
+        "Fixed-order turn taking, the baseline of multi-agent debate frameworks (AutoGen's "
+        "round-robin group chat, Wu et al. 2023, arXiv:2308.08155; ChatArena)."
+    )
+    summary = "Every debater speaks once per round in joining order; plurality of the last round."
+    settings_schema = (ROUNDS,)
 
-    def clean_settings(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
-        settings = super().clean_settings(raw)
-        rounds = settings.get("rounds")
-        if isinstance(rounds, bool) or not isinstance(rounds, int):
-            try:
-                rounds = int(str(rounds))
-            except ValueError:
-                raise SettingsError(f"rounds must be a whole number, not {rounds!r}") from None
-        if not 1 <= rounds <= MAX_ROUNDS:
-            raise SettingsError(f"rounds must be between 1 and {MAX_ROUNDS}")
-        settings["rounds"] = rounds
-        return settings
-
-    def current_speaker(self, state: SessionState) -> int | None:
-        if state.round == 0:
+    def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
+        if number > state.settings["rounds"] or not state.debaters:
             return None
-        for debater in state.debaters:
-            if debater.id not in state.spoken:
-                return debater.id
-        return None
+        return "discussion", [(d.id, None) for d in self.speaking_order(state)]
 
-    def handle(self, state: SessionState, event: Event) -> list[Action]:
-        if state.status == "finished":
-            return []
-        if isinstance(event, Ended):
-            closing = [CloseRound(state.round)] if state.round else []
-            return [*closing, Finish(event.reason)]
-        if isinstance(event, RoundAdvanced):
-            return self._next_round(state)
-        if state.status != "running":
-            return []  # paused or draft: a late post is kept but nobody new is asked to speak
-        if isinstance(event, Started) and state.round == 0:
-            if not state.debaters:
-                return [Finish("no debaters")]
-            return [OpenRound(1), RequestTurn(state.debaters[0].id)]
-        if isinstance(event, Started | Resumed | PostStored | TurnFailed):
-            speaker = self.current_speaker(state)
-            if speaker is not None:
-                return [RequestTurn(speaker)]
-            return self._next_round(state)
-        return []
+    def speaking_order(self, state: SessionState) -> list[Speaker]:
+        return state.debaters
 
-    def _next_round(self, state: SessionState) -> list[Action]:
-        actions: list[Action] = [CloseRound(state.round)] if state.round else []
-        if state.round >= state.settings["rounds"]:
-            n = state.settings["rounds"]
-            return [*actions, Finish(f"completed {n} round{'' if n == 1 else 's'}")]
-        actions.append(OpenRound(state.round + 1))
-        if state.status == "running" and state.debaters:
-            actions.append(RequestTurn(state.debaters[0].id))
-        return actions
+    def brief(self, state: SessionState, slot: Slot) -> Brief:
+        total = state.settings["rounds"]
+        if state.round <= 1:
+            text = "Give your answer to the question and the reasoning that supports it."
+        else:
+            text = (
+                "Read what the others have said so far. Respond to their strongest points, "
+                "then give your current answer; change it if you have been convinced."
+            )
+        if state.round == total and total > 1:
+            text += " This is the last round: your answer now counts for the final result."
+        return Brief(phase=state.phase, instructions=text, context="transcript")
+
+
+class FreeDebate(RoundRobin):
+    name = "free_debate"
+    title = "Free debate"
+    source = "A chaired discussion: the moderator sets (and may change) the speaking order."
+    summary = "Debaters speak in the moderator's order, which can change between turns."
+    settings_schema = (
+        ROUNDS,
+        Setting(
+            "order",
+            "ids",
+            [],
+            label="Speaking order",
+            help="Participant ids in speaking order; others follow by joining order. "
+            "The moderator may change it during the session.",
+            live=True,
+        ),
+    )
+
+    def speaking_order(self, state: SessionState) -> list[Speaker]:
+        return ordered_debaters(state)

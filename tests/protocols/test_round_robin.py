@@ -1,13 +1,7 @@
-"""The round-robin protocol driven through whole sessions, without a database.
-
-A tiny driver plays the engine's part: it feeds events to the protocol and applies the actions
-the way ``deliberation.debates.engine`` does (a new round clears who has spoken, a turn request
-is recorded, a stored post or failed turn marks its author as spoken, Finish ends the session).
-"""
+"""Round robin and free debate driven through whole sessions."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 import pytest
@@ -18,6 +12,7 @@ from deliberation.protocols.base import (
     Finish,
     OpenRound,
     PostStored,
+    RecordAbstention,
     RequestTurn,
     Resumed,
     RoundAdvanced,
@@ -25,319 +20,286 @@ from deliberation.protocols.base import (
     SettingsError,
     Speaker,
     Started,
-    TurnFailed,
 )
-from deliberation.protocols.registry import PROTOCOLS, get_protocol
-from deliberation.protocols.round_robin import MAX_ROUNDS, RoundRobin
+from deliberation.protocols.round_robin import MAX_ROUNDS, FreeDebate, RoundRobin
 
-# Participants given deliberately out of order, with ids unrelated to speaking positions.
-MOD = Speaker(id=13, kind="human", role="moderator", position=0)
-ALICE = Speaker(id=10, kind="human", role="debater", position=3)
-ADA = Speaker(id=11, kind="agent", role="debater", position=1)
-OBSERVER = Speaker(id=12, kind="human", role="observer", position=2)
-BABBAGE = Speaker(id=14, kind="agent", role="debater", position=2)
-BOB = Speaker(id=15, kind="human", role="debater", position=5)
-PEOPLE = (ALICE, ADA, OBSERVER, MOD, BABBAGE, BOB)
-ORDER = [ADA.id, BABBAGE.id, ALICE.id, BOB.id]  # ascending position, people and agents mixed
+from .driver import (
+    ADA,
+    ALICE,
+    BABBAGE,
+    BOB,
+    DEADLINE,
+    FOUR,
+    MOD,
+    OBSERVER,
+    ORDER,
+    Driver,
+    slots,
+)
+
 NON_DEBATERS = {MOD.id, OBSERVER.id}
 
 
-class Driver:
-    """Plays the engine: feeds one event, applies the returned actions to the state."""
-
-    def __init__(self, participants=PEOPLE, rounds: int = 3, status: str = "draft"):
-        self.protocol = RoundRobin()
-        self.state = SessionState(
-            status=status,
-            settings=self.protocol.clean_settings({"rounds": rounds}),
-            participants=tuple(participants),
-        )
-        self.asked: list[tuple[int, int]] = []  # (round, participant) in the order asked
-        self.opened: list[int] = []
-        self.closed: list[int] = []
-        self.finish_reason: str | None = None
-        self.actions: list = []
-
-    # --- what the engine does ------------------------------------------------------------------
-    def send(self, event) -> list:
-        actions = self.protocol.handle(self.state, event)
-        self.actions.extend(actions)
-        for action in actions:
-            self._apply(action)
-        return actions
-
-    def _apply(self, action) -> None:
-        if isinstance(action, OpenRound):
-            self.opened.append(action.number)
-            self._set(round=action.number, spoken=frozenset())
-        elif isinstance(action, CloseRound):
-            self.closed.append(action.number)
-        elif isinstance(action, RequestTurn):
-            self.asked.append((self.state.round, action.participant_id))
-        elif isinstance(action, Finish):
-            self.finish_reason = action.reason
-            self._set(status="finished")
-        else:  # pragma: no cover
-            raise AssertionError(f"unknown action {action!r}")
-
-    def _set(self, **changes) -> None:
-        self.state = dataclasses.replace(self.state, **changes)
-
-    # --- what people do ------------------------------------------------------------------------
-    def start(self) -> list:
-        self._set(status="running")  # the service stores the status, then dispatches
-        return self.send(Started())
-
-    def pause(self) -> None:
-        self._set(status="paused")
-
-    def resume(self) -> list:
-        self._set(status="running")
-        return self.send(Resumed())
-
-    def post(self, participant_id: int) -> list:
-        self._set(spoken=self.state.spoken | {participant_id})
-        return self.send(PostStored(participant_id))
-
-    def fail(self, participant_id: int) -> list:
-        self._set(spoken=self.state.spoken | {participant_id})
-        return self.send(TurnFailed(participant_id))
-
-    @property
-    def last_asked(self) -> int:
-        return self.asked[-1][1]
-
-    def answer_until_finished(self, limit: int = 1000) -> None:
-        """Whoever was asked last answers, until the session finishes."""
-        for _ in range(limit):
-            if self.state.status == "finished":
-                return
-            self.post(self.last_asked)
-        raise AssertionError("the session never finished")
-
-    def asked_in(self, round_number: int) -> list[int]:
-        return [pid for rnd, pid in self.asked if rnd == round_number]
+def rr(rounds=3, participants=FOUR) -> Driver:
+    return Driver(RoundRobin(), participants, {"rounds": rounds})
 
 
 # --- whole sessions ----------------------------------------------------------------------------
 def test_debaters_speak_in_position_order_people_and_agents_mixed():
-    d = Driver(rounds=2)
-    assert d.start() == [OpenRound(1), RequestTurn(ADA.id)]
-    d.answer_until_finished()
-    assert d.asked_in(1) == ORDER
-    assert d.asked_in(2) == ORDER
+    d = rr(2)
+    assert d.start() == [OpenRound(1, "discussion"), RequestTurn(ADA.id)]
+    d.run()
+    assert d.speakers_in(1) == ORDER
+    assert d.speakers_in(2) == ORDER
+    # One at a time: every request came after the previous speaker spoke.
+    assert [pid for _, (pid, _) in d.requests] == ORDER * 2
 
 
 def test_equal_positions_are_ordered_by_id():
     first = Speaker(id=7, kind="agent", role="debater", position=1)
     second = Speaker(id=9, kind="human", role="debater", position=1)
-    d = Driver(participants=(second, MOD, first), rounds=1)
+    d = rr(1, (second, MOD, first))
     d.start()
-    d.answer_until_finished()
-    assert d.asked_in(1) == [7, 9]
+    d.run()
+    assert d.speakers_in(1) == [7, 9]
 
 
-def test_each_debater_is_asked_exactly_once_per_round_and_nobody_else_ever():
-    d = Driver(rounds=3)
+def test_each_debater_is_asked_once_per_round_and_nobody_else_ever():
+    d = rr(3)
     d.start()
-    d.answer_until_finished()
+    d.run()
     for number in (1, 2, 3):
-        assert Counter(d.asked_in(number)) == Counter(ORDER)
-    assert not {pid for _, pid in d.asked} & NON_DEBATERS
+        assert Counter(d.speakers_in(number)) == Counter(ORDER)
+    assert not {pid for _, (pid, _) in d.requests} & NON_DEBATERS
 
 
 def test_session_finishes_after_the_configured_rounds_with_a_reason():
-    d = Driver(rounds=3)
+    d = rr(3)
     d.start()
-    d.answer_until_finished()
-    assert d.opened == [1, 2, 3]
+    d.run()
+    assert d.opened == [(1, "discussion"), (2, "discussion"), (3, "discussion")]
     assert d.closed == [1, 2, 3]
     assert d.finish_reason == "completed 3 rounds"
-    assert d.state.status == "finished"
-    # The last post closed the last round and finished, without opening another.
     assert d.actions[-2:] == [CloseRound(3), Finish("completed 3 rounds")]
-    # Once finished, nothing more happens.
     for event in (PostStored(ADA.id), RoundAdvanced(), Resumed(), Started(), Ended()):
         assert d.protocol.handle(d.state, event) == []
 
 
-def test_a_single_round_session_finishes_after_everyone_spoke_once():
-    d = Driver(rounds=1)
+def test_a_single_round_session():
+    d = rr(1)
     d.start()
-    d.answer_until_finished()
-    assert d.asked == [(1, pid) for pid in ORDER]
+    d.run()
+    assert d.requests == [(1, (pid, None)) for pid in ORDER]
     assert d.finish_reason == "completed 1 round"
 
 
-def test_a_failed_agent_turn_moves_on_to_the_next_speaker():
-    d = Driver(rounds=2)
+def test_a_failed_agent_turn_moves_on_and_the_agent_is_asked_next_round():
+    d = rr(2)
     d.start()
     assert d.fail(ADA.id) == [RequestTurn(BABBAGE.id)]
     assert d.fail(BABBAGE.id) == [RequestTurn(ALICE.id)]
-    d.post(ALICE.id)
-    assert d.post(BOB.id) == [CloseRound(1), OpenRound(2), RequestTurn(ADA.id)]
-    # Failed agents are asked again in the next round, and were not re-asked in round 1.
-    assert d.asked_in(1) == ORDER
+    d.answer(ALICE.id)
+    assert d.answer(BOB.id) == [CloseRound(1), OpenRound(2, "discussion"), RequestTurn(ADA.id)]
     assert d.fail(ADA.id) == [RequestTurn(BABBAGE.id)]
-    d.post(BABBAGE.id)
-    d.post(ALICE.id)
-    # The last debater of the round failing still closes the round (here, the session).
+    d.answer(BABBAGE.id)
+    d.answer(ALICE.id)
     assert d.fail(BOB.id) == [CloseRound(2), Finish("completed 2 rounds")]
 
 
-def test_a_person_who_never_answers_is_skipped_when_the_moderator_advances():
-    d = Driver(rounds=2)
+def test_unparsed_and_answerless_posts_also_end_the_turn():
+    d = rr(1)
     d.start()
-    d.post(ADA.id)
-    d.post(BABBAGE.id)
-    assert d.last_asked == ALICE.id  # ... who does not answer
-    assert d.send(RoundAdvanced()) == [CloseRound(1), OpenRound(2), RequestTurn(ADA.id)]
-    assert d.state.round == 2 and d.state.spoken == frozenset()
-    assert d.asked_in(1) == [ADA.id, BABBAGE.id, ALICE.id]  # bob was never asked in round 1
-    d.post(ADA.id)
-    # On the last round, advancing finishes the session.
-    assert d.send(RoundAdvanced()) == [CloseRound(2), Finish("completed 2 rounds")]
-    assert d.state.status == "finished"
+    assert d.unparsed(ADA.id) == [RequestTurn(BABBAGE.id)]
+    assert d.no_answer(BABBAGE.id) == [RequestTurn(ALICE.id)]
 
 
-def test_advancing_right_after_start_skips_everyone_of_round_one():
-    d = Driver(rounds=3)
+def test_people_who_never_answer_abstain_at_their_deadline():
+    d = rr(2)
     d.start()
-    assert d.send(RoundAdvanced()) == [CloseRound(1), OpenRound(2), RequestTurn(ADA.id)]
-    assert d.send(RoundAdvanced()) == [CloseRound(2), OpenRound(3), RequestTurn(ADA.id)]
-    assert d.send(RoundAdvanced()) == [CloseRound(3), Finish("completed 3 rounds")]
+    d.run(lambda rnd, slot: DEADLINE if slot[0] in (ALICE.id, BOB.id) else "A")
+    assert d.abstentions == [
+        (1, (ALICE.id, None), "deadline"),
+        (1, (BOB.id, None), "deadline"),
+        (2, (ALICE.id, None), "deadline"),
+        (2, (BOB.id, None), "deadline"),
+    ]
+    assert d.finish_reason == "completed 2 rounds"
 
 
-def test_ended_finishes_at_once():
-    d = Driver(rounds=3)
+def test_a_deadline_for_someone_who_already_spoke_or_is_not_in_the_round_is_ignored():
+    d = rr(2)
     d.start()
-    d.post(ADA.id)
-    assert d.send(Ended()) == [CloseRound(1), Finish("ended by the moderator")]
-    assert d.state.status == "finished" and d.opened == [1]
+    d.answer(ADA.id)
+    assert d.deadline(ADA.id) == []
+    assert d.deadline(MOD.id) == []
+    assert d.deadline(ADA.id, target=BOB.id) == []
+    assert d.abstentions == []
 
 
-def test_ended_with_a_reason_and_before_any_round():
-    d = Driver(rounds=3)
-    assert d.send(Ended("out of time")) == [Finish("out of time")]  # no round 0 to close
-    assert d.finish_reason == "out of time"
-
-
-def test_ended_while_paused_finishes():
-    d = Driver(rounds=3)
+def test_the_moderator_skips_the_current_speaker():
+    d = rr(1)
     d.start()
-    d.pause()
-    assert d.send(Ended()) == [CloseRound(1), Finish("ended by the moderator")]
+    assert d.skip(ADA.id) == [RecordAbstention(ADA.id, reason="skipped"), RequestTurn(BABBAGE.id)]
+    assert d.abstentions == [(1, (ADA.id, None), "skipped")]
+
+
+def test_advancing_mid_round_leaves_the_rest_unasked():
+    d = rr(2)
+    d.start()
+    d.answer(ADA.id)
+    d.answer(BABBAGE.id)
+    assert d.expected == [(ALICE.id, None)]  # ... who does not answer
+    assert d.advance() == [CloseRound(1), OpenRound(2, "discussion"), RequestTurn(ADA.id)]
+    assert d.speakers_in(1) == [ADA.id, BABBAGE.id, ALICE.id]
+    d.answer(ADA.id)
+    assert d.advance() == [CloseRound(2), Finish("completed 2 rounds")]
+
+
+def test_ended_finishes_at_once_and_before_any_round():
+    d = rr(3)
+    d.start()
+    d.answer(ADA.id)
+    assert d.end() == [CloseRound(1), Finish("ended by the moderator")]
+    assert d.opened == [(1, "discussion")]
+    assert rr(3).end("out of time") == [Finish("out of time")]
 
 
 # --- pause and resume --------------------------------------------------------------------------
 def test_paused_session_asks_nobody_and_resume_asks_the_current_speaker():
-    d = Driver(rounds=2)
+    d = rr(2)
     d.start()
-    d.post(ADA.id)
+    d.answer(ADA.id)
     d.pause()
-    # A post that arrives while paused (e.g. an agent that was mid-reply) is kept,
-    # but nobody new is asked to speak.
-    assert d.post(BABBAGE.id) == []
+    assert d.expected == []
+    assert d.late_answer(BABBAGE.id) == []  # kept, but nobody new is asked
     assert d.send(Started()) == []
-    assert d.last_asked == BABBAGE.id
     assert d.resume() == [RequestTurn(ALICE.id)]
 
 
-def test_resume_asks_the_same_speaker_again_when_they_had_not_spoken():
-    d = Driver(rounds=2)
-    d.start()
-    d.pause()
-    assert d.resume() == [RequestTurn(ADA.id)]
-
-
-def test_resume_after_the_round_ended_while_paused_opens_the_next_round():
-    d = Driver(rounds=2)
+def test_resume_after_the_round_completed_while_paused_opens_the_next_round():
+    d = rr(2)
     d.start()
     for pid in ORDER[:-1]:
-        d.post(pid)
+        d.answer(pid)
     d.pause()
-    assert d.post(BOB.id) == []  # the round is complete, but paused: nothing moves
-    assert d.resume() == [CloseRound(1), OpenRound(2), RequestTurn(ADA.id)]
+    assert d.late_answer(BOB.id) == []
+    assert d.resume() == [CloseRound(1), OpenRound(2, "discussion"), RequestTurn(ADA.id)]
 
 
 def test_advancing_while_paused_opens_the_next_round_without_asking_anyone():
-    d = Driver(rounds=2)
+    d = rr(2)
     d.start()
     d.pause()
-    assert d.send(RoundAdvanced()) == [CloseRound(1), OpenRound(2)]
-    assert d.asked == [(1, ADA.id)]
+    assert d.advance() == [CloseRound(1), OpenRound(2, "discussion")]
     assert d.resume() == [RequestTurn(ADA.id)]
-    assert d.asked == [(1, ADA.id), (2, ADA.id)]
+    assert d.requests == [(1, (ADA.id, None)), (2, (ADA.id, None))]
 
 
-# --- edge cases --------------------------------------------------------------------------------
-def test_start_without_debaters_finishes_with_no_debaters():
-    d = Driver(participants=(MOD, OBSERVER), rounds=3)
-    assert d.start() == [Finish("no debaters")]
-    assert d.state.status == "finished" and d.asked == []
-
-
-def test_start_before_the_status_is_running_does_nothing():
-    d = Driver(rounds=3)
+def test_start_without_debaters_and_before_running():
+    assert rr(3, (MOD, OBSERVER)).start() == [Finish("no debaters")]
+    d = rr(3)
     assert d.send(Started()) == []  # still a draft
-    assert d.asked == [] and d.opened == []
+    assert d.requests == [] and d.opened == []
 
 
-# --- may_post ----------------------------------------------------------------------------------
 def test_may_post_only_for_the_current_speaker_while_running():
-    d = Driver(rounds=2)
-    rr = d.protocol
-    everyone = [p.id for p in PEOPLE]
-    assert not any(rr.may_post(d.state, pid) for pid in everyone)  # draft
+    d = rr(2)
+    everyone = [p.id for p in FOUR]
+    allowed = lambda: [pid for pid in everyone if d.protocol.may_post(d.state, pid)]  # noqa: E731
+    assert allowed() == []
     d.start()
-    assert [pid for pid in everyone if rr.may_post(d.state, pid)] == [ADA.id]
-    d.post(ADA.id)
-    d.post(BABBAGE.id)
-    assert [pid for pid in everyone if rr.may_post(d.state, pid)] == [ALICE.id]
+    assert allowed() == [ADA.id]
+    d.answer(ADA.id)
+    d.answer(BABBAGE.id)
+    assert allowed() == [ALICE.id]
     d.pause()
-    assert not any(rr.may_post(d.state, pid) for pid in everyone)
+    assert allowed() == []
     d.resume()
-    assert rr.may_post(d.state, ALICE.id)
-    d.send(Ended())
-    assert not any(rr.may_post(d.state, pid) for pid in everyone)
+    d.end()
+    assert allowed() == []
 
 
-def test_current_speaker_is_none_before_the_first_round_and_after_everyone_spoke():
-    rr = RoundRobin()
-    state = SessionState(status="running", settings={"rounds": 1}, participants=PEOPLE)
-    assert rr.current_speaker(state) is None
-    done = dataclasses.replace(state, round=1, spoken=frozenset(ORDER))
-    assert rr.current_speaker(done) is None
-    # Spoken non-debaters do not count as anybody's turn.
-    partial = dataclasses.replace(state, round=1, spoken=frozenset({MOD.id, ADA.id}))
-    assert rr.current_speaker(partial) == BABBAGE.id
+def test_brief_uses_the_transcript_and_flags_the_last_round():
+    d = rr(2)
+    d.start()
+    first = d.protocol.brief(d.state, (ADA.id, None))
+    assert (first.phase, first.context, first.answer_kind) == ("discussion", "transcript", "answer")
+    assert "last round" not in first.instructions
+    d.advance()
+    assert "last round" in d.protocol.brief(d.state, (ADA.id, None)).instructions
+
+
+# --- free debate -------------------------------------------------------------------------------
+def test_free_debate_follows_the_moderators_order_then_joining_order():
+    d = Driver(FreeDebate(), FOUR, {"rounds": 1, "order": [BOB.id, ALICE.id]})
+    d.start()
+    d.run()
+    assert d.speakers_in(1) == [BOB.id, ALICE.id, ADA.id, BABBAGE.id]
+
+
+def test_free_debate_order_changes_take_effect_mid_round():
+    d = Driver(FreeDebate(), FOUR, {"rounds": 2})
+    d.start()
+    d.answer(ADA.id)
+    assert d.change(order=[BOB.id, ADA.id]) == [RequestTurn(BOB.id)]
+    d.run()
+    # Babbage had been asked before the change; the floor then went to Bob, back to Babbage.
+    assert [pid for rnd, (pid, _) in d.requests if rnd == 1] == [
+        ADA.id,
+        BABBAGE.id,
+        BOB.id,
+        BABBAGE.id,
+        ALICE.id,
+    ]
+    assert d.spoke_in(1) == slots(ADA, BOB, BABBAGE, ALICE)
+    assert d.spoke_in(2) == slots(BOB, ADA, BABBAGE, ALICE)
+
+
+def test_free_debate_ignores_ids_that_are_not_debaters():
+    d = Driver(FreeDebate(), FOUR, {"rounds": 1, "order": [MOD.id, 999, BABBAGE.id]})
+    d.start()
+    d.run()
+    assert d.speakers_in(1) == [BABBAGE.id, ADA.id, ALICE.id, BOB.id]
+
+
+def test_settings_changed_while_paused_asks_nobody():
+    d = Driver(FreeDebate(), FOUR, {"rounds": 1})
+    d.start()
+    d.pause()
+    assert d.change(order=[BOB.id]) == []
+    assert d.resume() == [RequestTurn(BOB.id)]
 
 
 # --- settings ----------------------------------------------------------------------------------
-@pytest.mark.parametrize("raw", [None, {}])
-def test_clean_settings_defaults_to_three_rounds(raw):
-    assert RoundRobin().clean_settings(raw) == {"rounds": 3}
-
-
 @pytest.mark.parametrize(("raw", "rounds"), [("4", 4), (4, 4), (1, 1), (MAX_ROUNDS, MAX_ROUNDS)])
-def test_clean_settings_accepts_whole_numbers_in_range(raw, rounds):
+def test_rounds_accepts_whole_numbers_in_range(raw, rounds):
     assert RoundRobin().clean_settings({"rounds": raw})["rounds"] == rounds
 
 
-@pytest.mark.parametrize("raw", [0, -1, 51, "abc", True, False, None, 2.5, "", [3]])
-def test_clean_settings_rejects(raw):
+@pytest.mark.parametrize("raw", [0, -1, 51, "abc", True, False, 2.5, [3]])
+def test_rounds_rejects(raw):
     with pytest.raises(SettingsError, match="rounds"):
         RoundRobin().clean_settings({"rounds": raw})
 
 
-def test_clean_settings_does_not_change_its_input():
-    raw = {"rounds": "4"}
-    RoundRobin().clean_settings(raw)
-    assert raw == {"rounds": "4"}
+@pytest.mark.parametrize(
+    ("raw", "expected"), [("15, 10", [15, 10]), ([10, "11"], [10, 11]), ("", []), (None, [])]
+)
+def test_order_accepts_lists_and_text(raw, expected):
+    assert FreeDebate().clean_settings({"order": raw})["order"] == expected
 
 
-def test_registry_knows_round_robin_and_rejects_unknown_names():
-    assert isinstance(get_protocol("round_robin"), RoundRobin)
-    assert "round_robin" in PROTOCOLS
-    with pytest.raises(KeyError, match="unknown protocol"):
-        get_protocol("nope")
+@pytest.mark.parametrize("raw", ["a b", [1, 1], 5, [None]])
+def test_order_rejects(raw):
+    with pytest.raises(SettingsError, match="order"):
+        FreeDebate().clean_settings({"order": raw})
+
+
+def test_round_robin_has_no_order_setting():
+    with pytest.raises(SettingsError, match=r"unknown setting.*order"):
+        RoundRobin().clean_settings({"order": [1]})
+
+
+def test_current_round_slots_are_planned_from_earlier_rounds_only():
+    state = SessionState(status="running", settings={"rounds": 1}, participants=FOUR)
+    assert RoundRobin().expected(state) == []  # no round yet

@@ -1,0 +1,91 @@
+"""Round-table conference with confidences (ReConcile, Chen et al.).
+
+Every answer carries a confidence. In round 1 each debater answers alone (context "none"); the
+round is sealed. In each later round the prompt groups the previous round's answers, with their
+explanations and confidences ("k participants answered X ..."; context "grouped"), and each
+debater gives an updated answer, explanation and confidence; those rounds are sealed too.
+
+Two rules keep the conference short:
+
+* A debater who already agrees with everyone (their latest usable answer equals the latest
+  usable answer of every other debater who has one) has nothing to reconsider and sits the round
+  out (no slot). Their latest answer still counts.
+* The session stops as soon as the debaters are unanimous (every debater has a usable answer,
+  counting each one's latest, and all are the same), or after ``rounds`` rounds.
+
+The final answer is the confidence-weighted vote of ReConcile over each debater's latest answer;
+the recalibration of the raw confidences is applied by ``deliberation.consensus``.
+
+Source: Justin Chih-Yao Chen, Swarnadeep Saha and Mohit Bansal, "ReConcile: Round-Table
+Conference Improves Reasoning via Consensus among Diverse LLMs", arXiv:2309.13007 (2023),
+ACL 2024.
+"""
+
+from __future__ import annotations
+
+from .base import Brief, SessionState, Slot, TurnProtocol, unanimous
+from .common import latest_answers, rounds_setting
+
+
+def agrees_with_everyone(state: SessionState, participant_id: int) -> bool:
+    """Whether this debater's latest usable answer equals every other debater's latest one."""
+    latest = latest_answers(state)
+    if participant_id not in latest:
+        return False
+    mine = latest[participant_id]
+    return all(answer == mine for pid, answer in latest.items() if pid != participant_id)
+
+
+class RoundTable(TurnProtocol):
+    name = "round_table"
+    title = "Round table (ReConcile)"
+    source = (
+        "Chen, Saha and Bansal, 'ReConcile: Round-Table Conference Improves Reasoning via "
+        "Consensus among Diverse LLMs', arXiv:2309.13007 (2023), ACL 2024."
+    )
+    summary = (
+        "Answers with confidences; later rounds show grouped answers; stops on unanimity; "
+        "confidence-weighted vote."
+    )
+    settings_schema = (
+        rounds_setting(
+            3,
+            help="The most rounds, the first (independent answers) included; the session stops "
+            "earlier once everyone agrees.",
+        ),
+    )
+    sequential = False
+    sealed = True
+    final_rule = "confidence_weighted"
+
+    def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
+        if number > state.settings["rounds"] or not state.debaters:
+            return None
+        if number == 1:
+            return "answer", [(d.id, None) for d in state.debaters]
+        return "discussion", [
+            (d.id, None) for d in state.debaters if not agrees_with_everyone(state, d.id)
+        ]
+
+    def stop_reason(self, state: SessionState) -> str | None:
+        if unanimous(latest_answers(state), len(state.debaters)):
+            n = state.round
+            return f"consensus: every debater gives the same answer after round {n}"
+        return None
+
+    def brief(self, state: SessionState, slot: Slot) -> Brief:
+        if state.round <= 1:
+            return Brief(
+                phase="answer",
+                instructions="Answer the question on your own. Explain your reasoning step by "
+                "step and state how confident you are that your answer is right (0 to 1).",
+                context="none",
+            )
+        return Brief(
+            phase="discussion",
+            instructions="Below, the previous round's answers are grouped by answer, with each "
+            "participant's explanation and confidence. Weigh them against your own reasoning, "
+            "then give your updated answer, your explanation and your confidence (0 to 1). "
+            "Change your answer only if you are convinced.",
+            context="grouped",
+        )

@@ -1,0 +1,63 @@
+"""Simultaneous multi-agent debate (Du et al. 2023).
+
+In round 1 every debater answers the question on their own: the turns are requested all at once,
+the prompt holds only the question (context "none") and the round is sealed, so nobody sees
+another answer before the round closes. In each later round every debater reads the others'
+answers of the rounds so far (context "transcript") and gives an updated answer; that round is
+sealed too, so the updates stay independent of each other. ``rounds`` counts every round, the
+first included. The final answer is the plurality of the last round's answers, as in the paper's
+majority vote over the agents' final answers.
+
+Source: Yilun Du, Shuang Li, Antonio Torralba, Joshua B. Tenenbaum and Igor Mordatch, "Improving
+Factuality and Reasoning in Language Models through Multiagent Debate", arXiv:2305.14325 (2023),
+ICML 2024.
+"""
+
+from __future__ import annotations
+
+from .base import Brief, SessionState, Slot, TurnProtocol
+from .common import rounds_setting
+
+
+class Simultaneous(TurnProtocol):
+    name = "simultaneous"
+    title = "Simultaneous debate"
+    source = (
+        "Du, Li, Torralba, Tenenbaum and Mordatch, 'Improving Factuality and Reasoning in "
+        "Language Models through Multiagent Debate', arXiv:2305.14325 (2023), ICML 2024."
+    )
+    summary = (
+        "Everyone answers independently, then revises after reading the others' answers, for "
+        "a set number of rounds; plurality of the last round."
+    )
+    settings_schema = (
+        rounds_setting(
+            3,
+            help="Rounds in all, the first (independent answers) included; each debater answers "
+            "once per round.",
+        ),
+    )
+    sequential = False
+    sealed = True
+    final_rule = "plurality"
+
+    def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
+        if number > state.settings["rounds"] or not state.debaters:
+            return None
+        return ("answer" if number == 1 else "revise"), [(d.id, None) for d in state.debaters]
+
+    def brief(self, state: SessionState, slot: Slot) -> Brief:
+        if state.round <= 1:
+            return Brief(
+                phase="answer",
+                instructions="Answer the question on your own and explain your reasoning. "
+                "You will see the other participants' answers only after this round.",
+                context="none",
+            )
+        return Brief(
+            phase="revise",
+            instructions="These are the other participants' answers so far. Use them as "
+            "additional advice: examine their reasoning and yours, then give an updated "
+            "answer with your reasoning (keep your answer if you still think it is right).",
+            context="transcript",
+        )
