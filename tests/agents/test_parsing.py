@@ -7,8 +7,15 @@ import re
 
 import pytest
 
-from deliberation.agents.parsing import parse_reply
+from deliberation.agents.parsing import (
+    ParsedAnswer,
+    format_instructions,
+    parse_reply,
+    repair_prompt,
+    strip_structured,
+)
 from deliberation.agents.prompts import BEGIN, END, build_messages
+from deliberation.protocols.base import Brief
 
 YES_NO = ["Yes", "No"]
 CITIES = ["Paris", "London", "Berlin"]
@@ -185,6 +192,342 @@ def test_reply_none_is_handled():
     assert parsed.answer is None and parsed.confidence is None
 
 
+# --- ok, rationale and strip_structured ---------------------------------------------------------
+def test_ok_and_rationale():
+    parsed = parse_reply(
+        "Rayleigh scattering.\nShort waves scatter more.\n\nANSWER: Yes\nCONFIDENCE: 0.8",
+        "single_choice",
+        YES_NO,
+    )
+    assert parsed == ParsedAnswer(
+        "Yes", 0.8, "Rayleigh scattering.\nShort waves scatter more.", True, None
+    )
+
+
+@pytest.mark.parametrize("reply", ["No closing lines.", "ANSWER: Maybe\nCONFIDENCE: 0.9", None])
+def test_not_ok_when_no_usable_answer(reply):
+    parsed = parse_reply(reply, "single_choice", YES_NO)
+    assert parsed.answer is None and parsed.ok is False and parsed.score is None
+
+
+@pytest.mark.parametrize(
+    ("reply", "stripped"),
+    [
+        ("Argument.\nANSWER: Yes\nCONFIDENCE: 0.8", "Argument."),
+        ("Argument.\n\n**Answer:** Yes\n**Confidence:** 0.9\n", "Argument."),
+        ("Argument.\nFinal answer: B", "Argument."),
+        ("Argument.\nSCORE: 7", "Argument."),
+        ("Argument.\nANSWER:\n1. B\n2. A\nCONFIDENCE: 0.5", "Argument."),
+        ("Points:\n- one\n- two\nANSWER: Yes", "Points:\n- one\n- two"),
+        ("Argument.\nANSWER: Yes\nCONFIDENCE: 0.8\n\nThanks!", "Argument.\n\nThanks!"),
+        ("Answer: Yes, I thought.\nBut no.\nANSWER: No", "Answer: Yes, I thought.\nBut no."),
+        ("Just an argument.  ", "Just an argument."),
+        ("ANSWER: Yes\nCONFIDENCE: 1", ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_strip_structured(reply, stripped):
+    assert strip_structured(reply) == stripped
+
+
+def test_strip_structured_of_a_json_reply_gives_its_rationale():
+    reply = 'Here it is:\n```json\n{"answer": "Yes", "rationale": "Blue scatters."}\n```'
+    assert strip_structured(reply) == "Here it is:\n\nBlue scatters."
+    assert parse_reply(reply, "single_choice", YES_NO).rationale == "Here it is:\n\nBlue scatters."
+
+
+# --- JSON replies --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("reply", "answer", "confidence"),
+    [
+        ('{"answer": "Yes", "confidence": 0.8, "rationale": "Blue."}', "Yes", 0.8),
+        ('```json\n{"answer": "no", "confidence": "70%"}\n```', "No", 0.7),
+        ('Thinking...\n```\n{"Answer": "B", "Confidence": 85}\n```', "No", 0.85),
+        ('My reply: {"final_answer": "(a)", "confidence": "8/10"} done', "Yes", 0.8),
+        ('{"answer": ["Yes"], "confidence": 1}', "Yes", 1.0),
+    ],
+)
+def test_json_replies(reply, answer, confidence):
+    parsed = parse_reply(reply, "single_choice", YES_NO)
+    assert parsed.answer == answer and parsed.ok
+    assert parsed.confidence == pytest.approx(confidence)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        '{"answer": "Maybe", "confidence": 0.9}',
+        '{"answer": null}',
+        '{"answer": true}',
+        '{"confidence": 0.9}',
+        '{"answer": "Yes", ',  # broken JSON
+        '["Yes"]',
+    ],
+)
+def test_json_replies_never_guess(reply):
+    assert parse_reply(reply, "single_choice", YES_NO).answer is None
+
+
+def test_json_reply_in_other_formats():
+    assert parse_reply('{"answer": 12.5}', "numeric", []).answer == 12.5
+    assert parse_reply('{"answer": "about 1,200 km"}', "numeric", []).answer == 1200.0
+    assert parse_reply('{"answer": ["C", "Paris"]}', "multiple_choice", CITIES).answer == [
+        "Paris",
+        "Berlin",
+    ]
+    assert parse_reply('{"answer": ["B", "A", "C"]}', "ranking", CITIES).answer == [
+        "London",
+        "Paris",
+        "Berlin",
+    ]
+    assert parse_reply('{"answer": ["B", "A"]}', "ranking", CITIES).answer is None
+    assert parse_reply('{"answer": "Rayleigh."}', "free_text", []).answer == "Rayleigh"
+    review = parse_reply(
+        '{"score": 9, "rationale": "Sound."}', "single_choice", [], answer_kind="review"
+    )
+    assert (review.score, review.confidence, review.ok, review.rationale) == (
+        9,
+        0.9,
+        True,
+        "Sound.",
+    )
+
+
+def test_an_answer_line_wins_over_json_in_the_text():
+    reply = 'Example: {"answer": "No"}\nANSWER: Yes\nCONFIDENCE: 0.6'
+    parsed = parse_reply(reply, "single_choice", YES_NO)
+    assert (parsed.answer, parsed.confidence) == ("Yes", 0.6)
+
+
+# --- more single choice and confidence -----------------------------------------------------------
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        ("## Final Answer: B", "London"),
+        ("### ANSWER: paris", "Paris"),
+        ("**Final Answer**: Option C", "Berlin"),
+        ("ANSWER: `London`", "London"),
+    ],
+)
+def test_more_single_choice_variants(reply, answer):
+    assert parse_reply(reply, "single_choice", CITIES).answer == answer
+
+
+def test_the_last_confidence_line_counts():
+    reply = "Confidence: 0.3 at first.\nANSWER: Yes\nCONFIDENCE: 0.9"
+    assert parse_reply(reply, "single_choice", YES_NO).confidence == 0.9
+
+
+def test_confidence_level_label():
+    assert parse_reply(
+        "ANSWER: Yes\nConfidence level: 75%", "single_choice", YES_NO
+    ).confidence == (0.75)
+
+
+# --- multiple choice -----------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "answer"),
+    [
+        ("Paris, Berlin", ["Paris", "Berlin"]),
+        ("Berlin, Paris", ["Paris", "Berlin"]),  # canonical: the options' order
+        ("A, C", ["Paris", "Berlin"]),
+        ("A and C", ["Paris", "Berlin"]),
+        ("(a), (c)", ["Paris", "Berlin"]),
+        ("A; B", ["Paris", "London"]),
+        ("Paris, London, and Berlin", CITIES),
+        ("london", ["London"]),
+        ("B", ["London"]),
+        ("A, A", ["Paris"]),
+        ("**Paris, Berlin**", ["Paris", "Berlin"]),
+        ("Paris and Berlin.", ["Paris", "Berlin"]),
+    ],
+)
+def test_multiple_choice_variants(raw, answer):
+    parsed = parse_reply(f"Why.\nANSWER: {raw}\nCONFIDENCE: 0.7", "multiple_choice", CITIES)
+    assert parsed.answer == answer and parsed.ok
+
+
+def test_multiple_choice_options_with_commas():
+    options = ["Washington, D.C.", "New York", "Boston"]
+    reply = "ANSWER: Washington, D.C., Boston"
+    assert parse_reply(reply, "multiple_choice", options).answer == [options[0], options[2]]
+
+
+def test_multiple_choice_one_per_line():
+    reply = "Why.\nANSWER:\n- Paris\n- Berlin\nCONFIDENCE: 0.7"
+    assert parse_reply(reply, "multiple_choice", CITIES).answer == ["Paris", "Berlin"]
+
+
+@pytest.mark.parametrize("raw", ["Paris, Rome", "A, D", "none", "Paris or Berlin", "all of them"])
+def test_multiple_choice_never_guesses(raw):
+    assert parse_reply(f"ANSWER: {raw}", "multiple_choice", CITIES).answer is None
+
+
+# --- ranking -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "London > Paris > Berlin",
+        "london>paris>berlin",
+        "B > A > C",
+        "1. B 2. A 3. C",
+        "1) London 2) Paris 3) Berlin",
+        "London, Paris, Berlin",
+        "B, A, C",
+        "London -> Paris -> Berlin",
+        "London \u2192 Paris \u2192 Berlin",
+    ],
+)
+def test_ranking_variants(raw):
+    parsed = parse_reply(f"Why.\nANSWER: {raw}\nCONFIDENCE: 0.6", "ranking", CITIES)
+    assert parsed.answer == ["London", "Paris", "Berlin"] and parsed.ok
+
+
+def test_ranking_one_per_line():
+    reply = "Why.\nANSWER:\n1. London\n2. **Paris**\n3. Berlin\nCONFIDENCE: 0.6"
+    assert parse_reply(reply, "ranking", CITIES).answer == ["London", "Paris", "Berlin"]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "London > Paris",  # incomplete
+        "London > Paris > Paris",
+        "London > Paris > Rome",
+        "Berlin < Paris < London",  # the wrong direction: do not reverse it
+        "2. London 1. Paris 3. Berlin",
+        "London",
+    ],
+)
+def test_ranking_never_guesses(raw):
+    assert parse_reply(f"ANSWER: {raw}", "ranking", CITIES).answer is None
+
+
+def test_ranking_numbered_lines_out_of_order_are_not_read():
+    reply = "ANSWER:\n2. London\n1. Paris\n3. Berlin"
+    assert parse_reply(reply, "ranking", CITIES).answer is None
+
+
+# --- more numeric --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("raw", "number"),
+    [
+        ("about 1,200 km", 1200.0),
+        ("2.5 million", 2_500_000.0),
+        ("3 thousand people", 3000.0),
+        ("\u221240 degrees", -40.0),
+        ("$1,234,567", 1234567.0),
+    ],
+)
+def test_numeric_with_units_and_words(raw, number):
+    assert parse_reply(f"ANSWER: {raw}", "numeric", []).answer == pytest.approx(number)
+
+
+# --- reviews and verdicts ------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("reply", "score"),
+    [
+        ("The solution holds.\nSCORE: 8", 8),
+        ("Good.\n**Score:** 10", 10),
+        ("Weak.\nscore = 2/10", 2),
+        ("Fine.\nReview score: 6", 6),
+        ("Meh.\nSCORE: 5.0", 5),
+        ("First SCORE: 3 then\nSCORE: 1", 1),
+    ],
+)
+def test_review_scores(reply, score):
+    parsed = parse_reply(reply, "single_choice", YES_NO, answer_kind="review")
+    assert parsed.score == score
+    assert parsed.confidence == pytest.approx(score / 10)
+    assert parsed.answer is None and parsed.ok
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "SCORE: 0",
+        "SCORE: 11",
+        "SCORE: 7.5",
+        "SCORE: 8/100",
+        "SCORE: high",
+        "ANSWER: Yes\nCONFIDENCE: 0.8",  # a review must give a score
+        "My score is 8",
+        "",
+    ],
+)
+def test_review_without_a_usable_score(reply):
+    parsed = parse_reply(reply, "single_choice", YES_NO, answer_kind="review")
+    assert parsed.score is None and parsed.confidence is None and not parsed.ok
+
+
+def test_verdict_reads_the_answer_and_probability():
+    reply = "Debater A argued better.\nANSWER: No\nCONFIDENCE: 0.7"
+    parsed = parse_reply(reply, "single_choice", YES_NO, answer_kind="verdict")
+    assert (parsed.answer, parsed.confidence, parsed.ok, parsed.score) == ("No", 0.7, True, None)
+    parsed = parse_reply(
+        "Weighed.\nVERDICT: yes\nCONFIDENCE: 65%", "single_choice", YES_NO, answer_kind="verdict"
+    )
+    assert (parsed.answer, parsed.confidence, parsed.rationale) == ("Yes", 0.65, "Weighed.")
+
+
+def test_verdict_label_is_not_an_answer_line_for_debaters():
+    assert parse_reply("VERDICT: Yes", "single_choice", YES_NO).answer is None
+
+
+# --- instructions and repair ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("fmt", "line"),
+    [
+        ("single_choice", "ANSWER: <one option>"),
+        ("multiple_choice", "ANSWER: option, option"),
+        ("ranking", "ANSWER: best > ... > worst"),
+        ("numeric", "ANSWER: <number>"),
+        ("free_text", "ANSWER: <short answer>"),
+    ],
+)
+@pytest.mark.parametrize("kind", ["answer", "verdict"])
+def test_format_instructions_per_format(fmt, line, kind):
+    text = format_instructions(fmt, CITIES, kind)
+    assert line in text.splitlines()
+    assert "CONFIDENCE: <0 to 1>" in text.splitlines()
+    assert "SCORE" not in text
+
+
+def test_format_instructions_for_a_review():
+    text = format_instructions("single_choice", CITIES, "review")
+    assert "SCORE: <1-10>" in text.splitlines()
+    assert "ANSWER" not in text and "CONFIDENCE" not in text
+
+
+def test_format_instructions_mention_the_ranking_size_and_verdict_probability():
+    assert "all 3 options" in format_instructions("ranking", CITIES, "answer")
+    assert "most likely to be correct" in format_instructions("single_choice", CITIES, "verdict")
+
+
+@pytest.mark.parametrize("fmt", ["single_choice", "multiple_choice", "ranking"])
+def test_repair_prompt_lists_the_options(fmt):
+    text = repair_prompt(fmt, CITIES, "answer")
+    assert text.startswith("Your previous reply did not end with the required lines.")
+    assert "Reply with only" in text
+    assert "A. Paris\nB. London\nC. Berlin" in text
+    assert "ANSWER:" in text and "CONFIDENCE:" in text
+
+
+def test_repair_prompt_for_numbers_and_reviews():
+    text = repair_prompt("numeric", [], "answer")
+    assert "ANSWER: <number>" in text and "options" not in text
+    review = repair_prompt("single_choice", CITIES, "review")
+    assert "SCORE: <1-10>" in review and "ANSWER" not in review
+
+
+@pytest.mark.parametrize("fmt", ["single_choice", "multiple_choice", "ranking", "numeric"])
+def test_placeholder_lines_are_not_read_as_answers(fmt):
+    # A model that echoes the instructions must not be credited with an answer.
+    text = format_instructions(fmt, CITIES, "answer")
+    assert parse_reply(text, fmt, CITIES).answer is None
+
+
 # --- prompts -----------------------------------------------------------------------------------
 def post(seq, text, author=None, round_number=1):
     return {"seq": seq, "round": round_number, "author": author, "text": text}
@@ -204,6 +547,8 @@ def messages(transcript, **overrides):
         "options": YES_NO,
         "round_number": 2,
         "rounds_total": 3,
+        "brief": Brief(phase="debate"),
+        "format_instructions": format_instructions("single_choice", YES_NO, "answer"),
         "transcript": transcript,
     }
     kwargs.update(overrides)
@@ -232,7 +577,7 @@ def test_build_messages_marks_moderator_people_agents_and_system():
     # In order, inside the transcript block.
     body = user[user.index(BEGIN) : user.index(END)]
     assert body.index("#1 ") < body.index("#2 ") < body.index("#3 ") < body.index("#4 ")
-    assert "Is the sky blue?" in user and "- Yes\n- No" in user
+    assert "Is the sky blue?" in user and "A. Yes\nB. No" in user
     assert "round 2 of 3" in user
     assert "ANSWER:" in user and "CONFIDENCE:" in user
     assert "You are Ada" in msgs[0]["content"]
@@ -243,7 +588,7 @@ def test_build_messages_includes_the_persona_and_handles_an_empty_transcript():
     assert "A sceptical physicist." in msgs[0]["content"]
     user = user_message(msgs)
     assert "(nothing has been said yet)" in user
-    assert "round 1)" in user  # no total when unknown
+    assert "round 1" in user and "round 1 of" not in user  # no total when unknown
 
 
 @pytest.mark.parametrize(
