@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "channels",
     "deliberation.agents",
     "deliberation.debates",
+    "deliberation.batches",
 ]
 
 MIDDLEWARE = [

@@ -84,7 +84,12 @@ class AgentTurn(models.Model):
     participant = models.ForeignKey(
         "debates.Participant", on_delete=models.CASCADE, related_name="agent_turns"
     )
-    step = models.PositiveSmallIntegerField(default=0)
+    # For a peer review: the participant reviewed; ``step`` is its id (0 otherwise), so the
+    # uniqueness below holds one turn per (round, participant, target).
+    target = models.ForeignKey(
+        "debates.Participant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveSmallIntegerField(default=0)
     lease_until = models.DateTimeField(null=True, blank=True)
@@ -93,6 +98,10 @@ class AgentTurn(models.Model):
     parameters = models.JSONField(default=dict, blank=True)
     prompt = models.JSONField(default=list, blank=True, help_text="Chat messages sent.")
     reply = models.TextField(blank=True, help_text="The model's full reply.")
+    repair_reply = models.TextField(
+        blank=True, help_text="The reply to the repair prompt, when the first was unreadable."
+    )
+    parse_status = models.CharField(max_length=10, blank=True)
     prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
     completion_tokens = models.PositiveIntegerField(null=True, blank=True)
     latency_ms = models.PositiveIntegerField(null=True, blank=True)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -19,33 +20,79 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliberation.debates import broadcast, engine
+from deliberation.debates.answers import AnswerError, answer_key, clean_answer
 from deliberation.debates.models import DebateSession, Participant, Post, Round
-from deliberation.debates.serializers import participant_data
+from deliberation.debates.serializers import anonymised, participant_data
 from deliberation.debates.services import add_system_post, posts_after, store_post
 from deliberation.protocols import base as p
+from deliberation.protocols.registry import get_protocol
 
-from .backends import BackendError, CompletionRequest, backend_for
+from .backends import BackendError, Completion, CompletionRequest, backend_for
 from .models import AgentTurn
-from .parsing import parse_reply
-from .prompts import build_messages
+from .parsing import format_instructions, parse_reply, repair_prompt, strip_structured
+from .prompts import AnswerGroup, build_messages
 
 log = logging.getLogger(__name__)
 
 
-def request_agent_turn(session: DebateSession, rnd: Round, participant: Participant) -> AgentTurn:
+def request_agent_turn(
+    session: DebateSession, rnd: Round, participant: Participant, target: Participant | None = None
+) -> AgentTurn:
     """Create the turn row (once per slot) and enqueue its task when the transaction commits.
 
     Asking again for a turn that is still queued enqueues it again: harmless, because the task
     is idempotent, and it heals a task lost with a broker.
     """
-    from .tasks import run_agent_turn
-
     turn, created = AgentTurn.objects.get_or_create(
-        round=rnd, participant=participant, step=0, defaults={"session": session}
+        round=rnd,
+        participant=participant,
+        step=target.pk if target else 0,
+        defaults={"session": session, "target": target},
     )
     if created or turn.status == AgentTurn.Status.QUEUED:
-        transaction.on_commit(lambda: run_agent_turn.delay(turn.pk))
+        turn_id = turn.pk
+        transaction.on_commit(lambda: enqueue_turn(turn_id))
     return turn
+
+
+# Where queued turns go: Celery by default; ``run_locally`` collects them instead, so a batch
+# can run in one process without a worker (``manage.py run_batch --local``).
+_local_queue: list[int] | None = None
+
+
+def enqueue_turn(turn_id: int) -> None:
+    if _local_queue is not None:
+        _local_queue.append(turn_id)
+        return
+    from .tasks import run_agent_turn
+
+    run_agent_turn.delay(turn_id)
+
+
+def run_locally(start, on_progress=None) -> int:
+    """Call ``start()``, then run every agent turn it leads to in this process, in order.
+
+    Returns the number of turn attempts made. The turns go through exactly the same
+    ``execute_turn`` as the Celery task; only the queue differs. ``on_progress()`` is called
+    after each turn. Retries wait their backoff in this process.
+    """
+    global _local_queue
+    previous, _local_queue = _local_queue, []
+    attempts = 0
+    try:
+        start()
+        while _local_queue:
+            turn_id = _local_queue.pop(0)
+            outcome = execute_turn(turn_id)
+            attempts += 1
+            if outcome.retry_in is not None:
+                time.sleep(outcome.retry_in)
+                _local_queue.append(turn_id)
+            if on_progress is not None:
+                on_progress()
+    finally:
+        _local_queue = previous
+    return attempts
 
 
 @dataclass(frozen=True)
@@ -57,10 +104,21 @@ class Outcome:
 
 
 def turn_seed(turn: AgentTurn) -> int:
-    """A stable seed per (profile seed, session, round, participant): same seed, same session."""
+    """A stable seed per (profile seed, session, round, participant, target): same seed, same
+    session."""
     profile_seed = turn.participant.agent_profile.seed
     key = f"{profile_seed}:{turn.session_id}:{turn.round.number}:{turn.participant_id}"
+    if turn.step:
+        key += f":{turn.step}"
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
+
+
+def shown_options(session: DebateSession, turn: AgentTurn) -> list[str]:
+    """The options in the order this agent sees them (seeded per turn when shuffling is on)."""
+    options = list(session.options)
+    if session.protocol_settings.get("shuffle_options"):
+        random.Random(f"options:{turn_seed(turn)}").shuffle(options)
+    return options
 
 
 def execute_turn(turn_id: int) -> Outcome:
@@ -76,6 +134,7 @@ def execute_turn(turn_id: int) -> Outcome:
         backend = backend_for(profile)
         completion = backend.complete(request, streamer.push)
         streamer.flush()
+        repair = _repair_if_unreadable(backend, request, completion, turn)
     except (BackendError, SoftTimeLimitExceeded) as exc:
         streamer.flush()
         retryable = isinstance(exc, SoftTimeLimitExceeded) or exc.retryable
@@ -85,7 +144,41 @@ def execute_turn(turn_id: int) -> Outcome:
         log.exception("agent turn %s crashed", turn_id)
         return _record_failure(turn.pk, f"internal error: {exc!r}", retryable=False)
     latency_ms = int((time.monotonic() - started) * 1000)
-    return _store_reply(turn.pk, completion, latency_ms)
+    return _store_reply(turn.pk, completion, repair, latency_ms)
+
+
+@dataclass(frozen=True)
+class Repair:
+    messages: list[dict[str, str]]
+    completion: Completion | None
+    error: str = ""
+
+
+def _repair_if_unreadable(backend, request, completion, turn) -> Repair | None:
+    """Ask once more, with a repair prompt, when the reply's answer cannot be read.
+
+    A failure of this second call is not the turn's failure: the turn is then recorded as
+    "unparsed" (visible to the moderator, excluded from votes), never given a guessed answer.
+    """
+    ctx = request.context
+    parsed = parse_reply(
+        completion.text, ctx["answer_format"], ctx["options"], answer_kind=ctx["answer_kind"]
+    )
+    if parsed.ok:
+        return None
+    messages = [
+        *request.messages,
+        {"role": "assistant", "content": completion.text},
+        {
+            "role": "user",
+            "content": repair_prompt(ctx["answer_format"], ctx["options"], ctx["answer_kind"]),
+        },
+    ]
+    repair_request = replace(request, messages=messages, context={**ctx, "repair": True})
+    try:
+        return Repair(messages, backend.complete(repair_request, lambda _text: None))
+    except BackendError as exc:
+        return Repair(messages, None, str(exc))
 
 
 def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
@@ -94,7 +187,7 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
     with transaction.atomic():
         turn = (
             AgentTurn.objects.select_for_update(of=("self",))
-            .select_related("session", "round", "participant__agent_profile")
+            .select_related("session", "round", "target", "participant__agent_profile")
             .filter(pk=turn_id)
             .first()
         )
@@ -117,37 +210,15 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
             return None
         if session.status != DebateSession.Status.RUNNING:
             return None  # paused: stays queued; resuming asks for it again
+        request = _build_request(session, turn)
+        parameters = request.parameters
         profile = turn.participant.agent_profile
-        transcript = posts_after(session.pk, 0)
-        messages = build_messages(
-            persona=profile.system_prompt,
-            agent_name=turn.participant.display_name,
-            question=session.question,
-            answer_format=session.answer_format,
-            options=session.options,
-            round_number=turn.round.number,
-            rounds_total=session.protocol_settings.get("rounds"),
-            transcript=transcript,
-        )
-        parameters = {k: v for k, v in profile.parameters.items() if k != "simulated"}
-        request = CompletionRequest(
-            messages=messages,
-            model=profile.model,
-            parameters=parameters,
-            seed=turn_seed(turn),
-            context={
-                "question": session.question,
-                "answer_format": session.answer_format,
-                "options": session.options,
-                "round": turn.round.number,
-            },
-        )
         turn.status = AgentTurn.Status.RUNNING
         turn.attempts += 1
         turn.lease_until = now + timedelta(seconds=limits["AGENT_TURN_TIME_LIMIT"] + 30)
         turn.started_at = turn.started_at or now
         turn.backend, turn.model, turn.parameters = profile.backend, profile.model, parameters
-        turn.prompt = messages
+        turn.prompt = request.messages
         turn.error = ""
         turn.save()
         broadcast.send_on_commit(
@@ -155,6 +226,128 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
             {"type": "turn.started", "turn": _turn_data(turn)},
         )
     return turn, request
+
+
+def _build_request(session: DebateSession, turn: AgentTurn) -> CompletionRequest:
+    """What this agent sees for this turn, as the protocol decides (brief and visibility)."""
+    protocol = get_protocol(session.protocol)
+    state = engine.load_state(session)
+    slot = (turn.participant_id, turn.target_id)
+    brief = protocol.brief(state, slot)
+    viewer = state.speaker(turn.participant_id)
+    seed = turn_seed(turn)
+    rng = random.Random(f"others:{seed}")
+    posts = [
+        post
+        for post in posts_after(session.pk, 0)
+        if protocol.can_see(state, viewer, engine.post_meta(post))
+    ]
+    anonymous = engine.anonymous_for(session, turn.participant.role)
+    if anonymous:
+        posts = [_anonymised_post(post) for post in posts]
+    shuffle = bool(session.protocol_settings.get("shuffle_others"))
+    if shuffle:
+        posts = _shuffle_others(posts, turn.participant_id, rng)
+    options = shown_options(session, turn)
+    latest = _latest_answers(posts, state.round)
+    groups = _groups(latest, session, rng if shuffle else None)
+    target_name = None
+    if turn.target_id:
+        person = participant_data(turn.target)
+        target_name = (anonymised(person) if anonymous else person)["name"]
+    profile = turn.participant.agent_profile
+    messages = build_messages(
+        persona=profile.system_prompt,
+        agent_name=turn.participant.display_name,
+        question=session.question,
+        answer_format=session.answer_format,
+        options=options,
+        round_number=turn.round.number,
+        rounds_total=protocol.planned_rounds(session.protocol_settings),
+        brief=brief,
+        format_instructions=format_instructions(session.answer_format, options, brief.answer_kind),
+        transcript=posts,
+        groups=groups,
+        target_name=target_name,
+    )
+    own = latest.get(turn.participant_id)
+    target_post = latest.get(turn.target_id) if turn.target_id else None
+    return CompletionRequest(
+        messages=messages,
+        model=profile.model,
+        parameters={k: v for k, v in profile.parameters.items() if k != "simulated"},
+        seed=seed,
+        context={
+            "question": session.question,
+            "answer_format": session.answer_format,
+            "options": options,
+            "tolerance": session.tolerance,
+            "round": turn.round.number,
+            "phase": brief.phase,
+            "answer_kind": brief.answer_kind,
+            "gold": session.gold_answer,
+            "own_previous": own["answer"] if own else None,
+            "others_previous": [
+                post["answer"] for pid, post in latest.items() if pid != turn.participant_id
+            ],
+            "assigned": brief.assigned,
+            "target_answer": target_post["answer"] if target_post else None,
+            "repair": False,
+            "batch": hasattr(session, "batch_item"),
+        },
+    )
+
+
+def _anonymised_post(post: dict) -> dict:
+    return {**post, "author": anonymised(post["author"]), "target": anonymised(post["target"])}
+
+
+def _shuffle_others(posts: list[dict], me: int, rng: random.Random) -> list[dict]:
+    """Shuffle, within each round, the order of other participants' arguments."""
+    out: list[dict] = []
+    by_round: dict = {}
+    for post in posts:
+        by_round.setdefault(post["round"], []).append(post)
+
+    def other(post: dict) -> bool:
+        return post["kind"] == "argument" and (post["author"] or {}).get("id") != me
+
+    for block in by_round.values():
+        others = [x for x in block if other(x)]
+        rng.shuffle(others)
+        it = iter(others)
+        out.extend(next(it) if other(x) else x for x in block)
+    return out
+
+
+def _latest_answers(posts: list[dict], current_round: int) -> dict[int, dict]:
+    """Each participant's latest visible post with a usable answer, before this round."""
+    latest: dict[int, dict] = {}
+    for post in posts:
+        if (
+            post["kind"] == "argument"
+            and post["author"]
+            and post["target"] is None
+            and post["answer"] is not None
+            and post["round"] is not None
+            and post["round"] < current_round
+            and post["parse_status"] != "unparsed"
+        ):
+            latest[post["author"]["id"]] = post
+    return latest
+
+
+def _groups(latest: dict[int, dict], session: DebateSession, rng) -> list[AnswerGroup]:
+    """ReConcile's grouping: one entry per answer with everyone's explanation and confidence."""
+    groups: dict = {}
+    for post in latest.values():
+        key = answer_key(post["answer"], session.answer_format, session.tolerance)
+        group = groups.setdefault(key, AnswerGroup(post["answer"], []))
+        group.explanations.append((post["text"], post["confidence"]))
+    ordered = sorted(groups.values(), key=lambda g: -len(g.explanations))
+    if rng is not None:
+        rng.shuffle(ordered)
+    return ordered
 
 
 def _turn_data(turn: AgentTurn) -> dict:
@@ -196,7 +389,7 @@ class _DeltaStreamer:
         )
 
 
-def _store_reply(turn_id: int, completion, latency_ms: int) -> Outcome:
+def _store_reply(turn_id: int, completion, repair: Repair | None, latency_ms: int) -> Outcome:
     with transaction.atomic():
         session_id = AgentTurn.objects.values_list("session_id", flat=True).get(pk=turn_id)
         session = DebateSession.objects.select_for_update().get(pk=session_id)
@@ -218,33 +411,95 @@ def _store_reply(turn_id: int, completion, latency_ms: int) -> Outcome:
                 session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
             )
             return Outcome("cancelled")
-        parsed = parse_reply(completion.text, session.answer_format, session.options)
+        stored = _read_answer(session, turn, completion, repair)
         post = store_post(
             session,
             turn.round,
             turn.participant,
             Post.Kind.ARGUMENT,
-            completion.text.strip() or "(no reply)",
-            answer=parsed.answer,
-            confidence=parsed.confidence,
+            stored.text,
+            answer=stored.answer,
+            confidence=stored.confidence,
+            target_id=turn.target_id,
+            parse_status=stored.parse_status,
+            data=stored.data,
         )
         profile = turn.participant.agent_profile
+        prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
+        if repair is not None:
+            turn.prompt = repair.messages
+            turn.repair_reply = repair.completion.text if repair.completion else repair.error
+            if repair.completion is not None:
+                prompt_tokens = _add(prompt_tokens, repair.completion.prompt_tokens)
+                completion_tokens = _add(completion_tokens, repair.completion.completion_tokens)
         turn.status = AgentTurn.Status.DONE
         turn.post = post
         turn.reply = completion.text
+        turn.parse_status = stored.parse_status
         turn.model = completion.model or turn.model
-        turn.prompt_tokens = completion.prompt_tokens
-        turn.completion_tokens = completion.completion_tokens
+        turn.prompt_tokens = prompt_tokens
+        turn.completion_tokens = completion_tokens
         turn.latency_ms = latency_ms
-        turn.cost_usd = profile.cost_of(completion.prompt_tokens, completion.completion_tokens)
+        turn.cost_usd = profile.cost_of(prompt_tokens, completion_tokens)
         turn.finished_at = timezone.now()
         turn.lease_until = None
         turn.save()
         broadcast.send_on_commit(
             session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
         )
-        engine.dispatch(session, p.PostStored(turn.participant_id))
+        if stored.parse_status == Post.ParseStatus.UNPARSED:
+            add_system_post(
+                session,
+                f"{turn.participant.display_name}'s answer could not be read, even after a "
+                "repair prompt; it is recorded as unparsed and left out of the votes.",
+                turn.round,
+            )
+        engine.dispatch(session, p.PostStored(turn.participant_id, turn.target_id))
     return Outcome("done")
+
+
+def _add(a: int | None, b: int | None) -> int | None:
+    return None if a is None and b is None else (a or 0) + (b or 0)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    text: str
+    answer: object
+    confidence: float | None
+    parse_status: str
+    data: dict
+
+
+def _read_answer(session, turn, completion, repair: Repair | None) -> _Stored:
+    """The post to store from the reply (and the repair reply, if one was needed)."""
+    options = shown_options(session, turn)
+    kind = "review" if turn.target_id else _answer_kind(session, turn)
+    text = strip_structured(completion.text).strip() or "(no argument given)"
+    status = Post.ParseStatus.PARSED
+    parsed = parse_reply(completion.text, session.answer_format, options, answer_kind=kind)
+    if not parsed.ok and repair is not None and repair.completion is not None:
+        parsed = parse_reply(
+            repair.completion.text, session.answer_format, options, answer_kind=kind
+        )
+        status = Post.ParseStatus.REPAIRED
+    if not parsed.ok:
+        return _Stored(text, None, None, Post.ParseStatus.UNPARSED, {})
+    if kind == "review":
+        return _Stored(text, None, parsed.score / 10, status, {"score": parsed.score})
+    answer = parsed.answer
+    try:  # canonical form (e.g. multiple choice in the options' order)
+        answer = clean_answer(answer, session.answer_format, session.options)
+    except AnswerError:
+        return _Stored(text, None, None, Post.ParseStatus.UNPARSED, {})
+    return _Stored(text, answer, parsed.confidence, status, {})
+
+
+def _answer_kind(session: DebateSession, turn: AgentTurn) -> str:
+    brief = get_protocol(session.protocol).brief(
+        engine.load_state(session), (turn.participant_id, turn.target_id)
+    )
+    return brief.answer_kind
 
 
 def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:

@@ -18,7 +18,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import broadcast, services
+from . import broadcast, controls, services
+from .presentation import Viewer, hidden_posts, present, present_state, sealed
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -29,6 +30,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
     participant: Any
     last_sent: int
     fmt: str
+    viewer: Viewer
+    sealed: dict[int, tuple[int | None, str]]  # seq -> (round, "round" | "finish")
 
     # --- connection --------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -43,6 +46,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if self.participant is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        self.viewer = await database_sync_to_async(Viewer.of)(self.participant)
+        self.sealed = {}
         query = parse_qs(self.scope.get("query_string", b"").decode())
         self.fmt = "html" if query.get("format", ["json"])[0] == "html" else "json"
         await self.channel_layer.group_add(broadcast.group_name(self.session_id), self.channel_name)
@@ -98,6 +103,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self._post(message)
         elif kind == "control":
             await self._control(message)
+        elif kind == "opinion":
+            await self._opinion(message)
         elif kind == "ping":
             await self._send_json({"type": "pong"})
         else:
@@ -116,6 +123,8 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 client_msg_id=client_msg_id,
                 answer=message.get("answer"),
                 confidence=message.get("confidence"),
+                score=message.get("score"),
+                target_id=message.get("target"),
             )
         except services.ServiceError as exc:
             await self._error(exc.code, exc.message, client_msg_id)
@@ -144,12 +153,33 @@ class SessionConsumer(AsyncWebsocketConsumer):
         )
 
     async def _control(self, message: dict) -> None:
+        params = {
+            key: message[key]
+            for key in ("participant_id", "seconds", "name", "value")
+            if key in message
+        }
         try:
-            await database_sync_to_async(services.control)(
-                self.participant, str(message.get("action"))
+            await database_sync_to_async(controls.control)(
+                self.participant, str(message.get("action")), **params
             )
         except services.ServiceError as exc:
             await self._error(exc.code, exc.message)
+
+    async def _opinion(self, message: dict) -> None:
+        try:
+            opinion = await database_sync_to_async(services.submit_opinion)(
+                self.participant,
+                answer=message.get("answer"),
+                confidence=message.get("confidence"),
+                note=message.get("note") if isinstance(message.get("note"), str) else "",
+            )
+        except services.ServiceError as exc:
+            await self._error(exc.code, exc.message)
+            return
+        if self.fmt == "json":
+            await self._send_json({"type": "opinion.saved", "round": opinion.round_id})
+        else:
+            await self.send(render_to_string("debates/ws/opinion_saved.html", {"opinion": opinion}))
 
     # --- group -> client -----------------------------------------------------------------------
     async def post_created(self, event: dict) -> None:
@@ -157,16 +187,27 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if seq <= self.last_sent:
             return  # already delivered by catch-up
         if seq == self.last_sent + 1:
-            await self._send_post(event["post"])
+            hidden = self.participant.pk in event.get("hidden_from", ())
+            await self._send_post(event["post"], event.get("until") if hidden else None)
         else:
             # Broadcasts from different processes can arrive out of order: fill the gap from
             # the database (everything up to ``seq`` is committed) so order holds.
             await self._send_posts_upto(seq)
 
     async def session_state(self, event: dict) -> None:
-        await self._send_event(
-            "session.state", event["state"], "debates/ws/state.html", {"state": event["state"]}
-        )
+        state = present_state(event["state"], self.viewer)
+        if state["status"] == "finished" and self.sealed:
+            await self._reveal(list(self.sealed))
+        await self._send_event("session.state", state, "debates/ws/state.html", {"state": state})
+
+    async def round_closed(self, event: dict) -> None:
+        due = [
+            seq
+            for seq, (number, until) in self.sealed.items()
+            if until == "round" and number == event["round"]
+        ]
+        if due:
+            await self._reveal(due)
 
     async def turn_started(self, event: dict) -> None:
         await self._send_event(
@@ -197,22 +238,55 @@ class SessionConsumer(AsyncWebsocketConsumer):
 
     # --- helpers -------------------------------------------------------------------------------
     async def _send_posts_upto(self, upto: int | None) -> None:
-        posts = await database_sync_to_async(services.posts_after)(
-            self.session_id, self.last_sent, upto
-        )
+        posts, hidden = await database_sync_to_async(self._posts_with_visibility)(upto)
         for post in posts:
-            await self._send_post(post)
+            await self._send_post(post, hidden.get(post["seq"]))
 
-    async def _send_post(self, post: dict) -> None:
+    def _posts_with_visibility(self, upto: int | None) -> tuple[list[dict], dict[int, str]]:
+        posts = services.posts_after(self.session_id, self.last_sent, upto)
+        return posts, hidden_posts(self.participant.session, self.viewer, posts)
+
+    async def _send_post(self, post: dict, sealed_until: str | None = None) -> None:
         self.last_sent = post["seq"]
+        if sealed_until:
+            self.sealed[post["seq"]] = (post["round"], sealed_until)
+            shown = sealed(post, self.viewer, sealed_until)
+        else:
+            shown = present(post, self.viewer)
         if self.fmt == "json":
-            await self._send_json({"type": "post", "post": post})
+            await self._send_json({"type": "post", "post": shown})
         else:
             await self.send(
                 render_to_string(
-                    "debates/ws/post.html", {"post": post, "viewer_id": self.participant.pk}
+                    "debates/ws/post.html",
+                    {
+                        "post": shown,
+                        "viewer_id": self.participant.pk,
+                        "answer_format": self.participant.session.answer_format,
+                    },
                 )
             )
+
+    async def _reveal(self, seqs: list[int]) -> None:
+        """Send, in place of their placeholders, posts that this viewer may now see."""
+        for seq in seqs:
+            self.sealed.pop(seq, None)
+        posts = await database_sync_to_async(services.posts_by_seq)(self.session_id, seqs)
+        for post in posts:
+            shown = present(post, self.viewer)
+            if self.fmt == "json":
+                await self._send_json({"type": "post.revealed", "post": shown})
+            else:
+                await self.send(
+                    render_to_string(
+                        "debates/ws/post_revealed.html",
+                        {
+                            "post": shown,
+                            "viewer_id": self.participant.pk,
+                            "answer_format": self.participant.session.answer_format,
+                        },
+                    )
+                )
 
     async def _send_event(self, kind: str, data: dict, template: str, context: dict) -> None:
         if self.fmt == "json":
@@ -223,6 +297,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
                 **context,
                 "is_moderator": self.participant.role == "moderator",
                 "viewer_id": self.participant.pk,
+                "answer_format": self.participant.session.answer_format,
             }
             await self.send(render_to_string(template, context))
 

@@ -6,61 +6,116 @@ transaction, so events of one session are handled one at a time, in order.
 
 from __future__ import annotations
 
-from django.db.models import Q
+from dataclasses import replace
+from datetime import timedelta
+
+from django.db import transaction
 from django.utils import timezone
 
 from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
-from . import broadcast
-from .models import DebateSession, Participant, Post, Round
-from .serializers import session_state_data
+from . import broadcast, signals
+from .answers import answer_key
+from .models import DebateSession, Participant, Post, Round, TurnDeadline
+from .serializers import participant_data, session_state_data
+
+ABSTENTION_EVENTS = {"abstained": "abstained", "skipped": "skipped"}
 
 
 def current_round(session: DebateSession) -> Round | None:
     return session.rounds.order_by("-number").first()
 
 
-def load_state(session: DebateSession) -> p.SessionState:
-    """Snapshot what the protocol needs: participants, the current round, who has spoken."""
-    from deliberation.agents.models import AgentTurn
-
-    rnd = current_round(session)
-    participants = tuple(
-        p.Speaker(id=pt.pk, kind=pt.kind, role=pt.role, position=pt.position)
+def speakers(session: DebateSession) -> tuple[p.Speaker, ...]:
+    return tuple(
+        p.Speaker(id=pt.pk, kind=pt.kind, role=pt.role, position=pt.position, side=pt.side or None)
         for pt in session.participants.all()
     )
-    spoken: frozenset[int] = frozenset()
-    if rnd is not None:
-        posted = Post.objects.filter(
-            round=rnd, kind=Post.Kind.ARGUMENT, author__isnull=False
-        ).values_list("author_id", flat=True)
-        ended_turns = AgentTurn.objects.filter(
-            Q(status=AgentTurn.Status.FAILED) | Q(status=AgentTurn.Status.CANCELLED), round=rnd
-        ).values_list("participant_id", flat=True)
-        spoken = frozenset(posted) | frozenset(ended_turns)
+
+
+def load_state(session: DebateSession) -> p.SessionState:
+    """Snapshot what the protocol needs: participants and every round's contributions.
+
+    A post's answer becomes a hashable key (``answers.answer_key``) so protocols can compare
+    answers; unparsed agent answers and abstentions are kept as such, never as a guess.
+    """
+    from deliberation.agents.models import AgentTurn
+
+    rounds = list(session.rounds.order_by("number").values_list("pk", "number", "phase", "status"))
+    by_round: dict[int, list[p.Contribution]] = {pk: [] for pk, *_ in rounds}
+    posts = (
+        Post.objects.filter(session=session, author__isnull=False, round__isnull=False)
+        .filter(kind__in=(Post.Kind.ARGUMENT, Post.Kind.EVENT))
+        .order_by("seq")
+        .values_list(
+            "round_id",
+            "author_id",
+            "target_id",
+            "kind",
+            "answer",
+            "confidence",
+            "parse_status",
+            "data",
+        )
+    )
+    fmt, tolerance = session.answer_format, session.tolerance
+    for round_id, author_id, target_id, kind, answer, confidence, parse_status, data in posts:
+        if kind == Post.Kind.EVENT:
+            status = ABSTENTION_EVENTS.get((data or {}).get("event"))
+            if status:
+                target = (data or {}).get("target")
+                by_round[round_id].append(p.Contribution(author_id, target, status=status))
+            continue
+        if parse_status == Post.ParseStatus.UNPARSED:
+            contribution = p.Contribution(author_id, target_id, status="unparsed")
+        elif answer is not None or target_id is not None:
+            contribution = p.Contribution(
+                author_id,
+                target_id,
+                status="answered",
+                answer=answer_key(answer, fmt, tolerance) if answer is not None else None,
+                confidence=confidence,
+            )
+        else:
+            contribution = p.Contribution(author_id, target_id, status="no_answer")
+        by_round[round_id].append(contribution)
+    ended = AgentTurn.objects.filter(
+        session=session,
+        status__in=(AgentTurn.Status.FAILED, AgentTurn.Status.CANCELLED),
+        post__isnull=True,
+    ).values_list("round_id", "participant_id", "target_id")
+    for round_id, participant_id, target_id in ended:
+        by_round[round_id].append(p.Contribution(participant_id, target_id, status="failed"))
     return p.SessionState(
         status=session.status,
         settings=session.protocol_settings,
-        participants=participants,
-        round=rnd.number if rnd else 0,
-        spoken=spoken,
+        participants=speakers(session),
+        rounds=tuple(
+            p.RoundView(number, phase, tuple(by_round[pk]), open=status == Round.Status.OPEN)
+            for pk, number, phase, status in rounds
+        ),
     )
 
 
+def expected_slots(session: DebateSession, state: p.SessionState | None = None) -> list[p.Slot]:
+    state = state or load_state(session)
+    return get_protocol(session.protocol).expected(state)
+
+
 def current_speaker(session: DebateSession) -> Participant | None:
-    state = load_state(session)
-    speaker_id = get_protocol(session.protocol).current_speaker(state)
-    if speaker_id is None or state.status != DebateSession.Status.RUNNING:
+    """The first participant expected to speak (several may be, in simultaneous rounds)."""
+    slots = expected_slots(session)
+    if not slots or session.status != DebateSession.Status.RUNNING:
         return None
-    return session.participants.get(pk=speaker_id)
+    return session.participants.get(pk=slots[0][0])
 
 
 def dispatch(session: DebateSession, event: p.Event) -> list[p.Action]:
     """Feed one event to the session's protocol and apply, in order, the actions it returns.
 
     The protocol answers from one snapshot with everything the event implies (e.g. close
-    round 1, open round 2, ask its first speaker), so no state is reloaded in between.
+    round 1, open round 2, ask its first speakers), so no state is reloaded in between.
     """
     protocol = get_protocol(session.protocol)
     actions = protocol.handle(load_state(session), event)
@@ -73,30 +128,77 @@ def dispatch(session: DebateSession, event: p.Event) -> list[p.Action]:
 def _apply(session: DebateSession, action: p.Action) -> None:
     from deliberation.agents.services import request_agent_turn
 
-    from .services import add_system_post
+    from .services import add_system_post, store_post
 
     now = timezone.now()
     if isinstance(action, p.OpenRound):
-        rnd, created = Round.objects.get_or_create(session=session, number=action.number)
+        rnd, created = Round.objects.get_or_create(
+            session=session, number=action.number, defaults={"phase": action.phase}
+        )
         if created:
-            add_system_post(session, f"Round {action.number} begins.", rnd)
+            phase = f" ({action.phase})" if action.phase else ""
+            add_system_post(session, f"Round {action.number}{phase} begins.", rnd)
     elif isinstance(action, p.CloseRound):
-        Round.objects.filter(
+        closed = Round.objects.filter(
             session=session, number=action.number, status=Round.Status.OPEN
         ).update(status=Round.Status.CLOSED, closed_at=now)
         # Agents who have not started speaking in a closed round no longer will.
         _cancel_queued_turns(session, "round closed", round__number=action.number)
+        TurnDeadline.objects.filter(
+            session=session, round__number=action.number, status=TurnDeadline.Status.OPEN
+        ).update(status=TurnDeadline.Status.CANCELLED)
+        if closed:
+            broadcast.send_on_commit(session.pk, {"type": "round.closed", "round": action.number})
     elif isinstance(action, p.RequestTurn):
         participant = session.participants.get(pk=action.participant_id)
+        rnd = current_round(session)
         if participant.is_agent:
-            request_agent_turn(session, current_round(session), participant)
+            target = session.participants.get(pk=action.target_id) if action.target_id else None
+            request_agent_turn(session, rnd, participant, target)
+        else:
+            open_deadline(session, rnd, participant, action.target_id)
+    elif isinstance(action, p.RecordAbstention):
+        participant = session.participants.get(pk=action.participant_id)
+        rnd = current_round(session)
+        step = action.target_id or 0
+        if action.reason == "deadline":
+            text, event, status = (
+                f"{participant.display_name} did not answer in time (abstention).",
+                "abstained",
+                TurnDeadline.Status.EXPIRED,
+            )
+        else:
+            text, event, status = (
+                f"The moderator skipped {participant.display_name}'s turn.",
+                "skipped",
+                TurnDeadline.Status.SKIPPED,
+            )
+        store_post(
+            session,
+            rnd,
+            participant,
+            Post.Kind.EVENT,
+            text,
+            data={"event": event, "target": action.target_id},
+        )
+        TurnDeadline.objects.filter(
+            round=rnd, participant=participant, step=step, status=TurnDeadline.Status.OPEN
+        ).update(status=status)
+        _cancel_queued_turns(
+            session, f"{event} by the moderator", round=rnd, participant=participant, step=step
+        )
     elif isinstance(action, p.Finish):
         session.status = DebateSession.Status.FINISHED
         session.finished_at = now
         session.finish_reason = action.reason[:200]
         session.save(update_fields=["status", "finished_at", "finish_reason"])
         _cancel_queued_turns(session, "session finished")
+        TurnDeadline.objects.filter(session=session, status=TurnDeadline.Status.OPEN).update(
+            status=TurnDeadline.Status.CANCELLED
+        )
         add_system_post(session, f"Session finished: {action.reason}.", current_round(session))
+        session_id = session.pk
+        transaction.on_commit(lambda: signals.session_finished.send(DebateSession, id=session_id))
     else:  # pragma: no cover - a protocol returned something the engine does not know
         raise TypeError(f"unknown protocol action {action!r}")
 
@@ -109,11 +211,150 @@ def _cancel_queued_turns(session: DebateSession, reason: str, **filters) -> None
     )
 
 
-def state_data(session: DebateSession) -> dict:
-    rnd = current_round(session)
-    return session_state_data(
-        session, round_number=rnd.number if rnd else 0, speaker=current_speaker(session)
+# --- people's deadlines ------------------------------------------------------------------------
+def open_deadline(
+    session: DebateSession, rnd: Round, participant: Participant, target_id: int | None
+) -> TurnDeadline:
+    """Give a person their turn with a deadline; the expiry task is scheduled on commit."""
+    seconds = int(session.protocol_settings.get("turn_seconds") or 180)
+    deadline, created = TurnDeadline.objects.get_or_create(
+        round=rnd,
+        participant=participant,
+        step=target_id or 0,
+        defaults={
+            "session": session,
+            "target_id": target_id,
+            "due_at": timezone.now() + timedelta(seconds=seconds)
+            if session.status == DebateSession.Status.RUNNING
+            else None,
+            "remaining_seconds": seconds,
+        },
     )
+    if created and deadline.due_at:
+        schedule_expiry(deadline)
+    return deadline
+
+
+def schedule_expiry(deadline: TurnDeadline) -> None:
+    from .tasks import expire_deadline
+
+    deadline_id, due = deadline.pk, deadline.due_at
+    transaction.on_commit(lambda: expire_deadline.apply_async((deadline_id,), eta=due))
+
+
+def pause_deadlines(session: DebateSession) -> None:
+    """Stop the clocks: keep what remains of each open deadline."""
+    now = timezone.now()
+    for deadline in session.deadlines.filter(status=TurnDeadline.Status.OPEN, due_at__isnull=False):
+        deadline.remaining_seconds = max((deadline.due_at - now).total_seconds(), 0)
+        deadline.due_at = None
+        deadline.save(update_fields=["remaining_seconds", "due_at"])
+
+
+def resume_deadlines(session: DebateSession) -> None:
+    now = timezone.now()
+    for deadline in session.deadlines.filter(status=TurnDeadline.Status.OPEN, due_at__isnull=True):
+        deadline.due_at = now + timedelta(seconds=deadline.remaining_seconds or 0)
+        deadline.save(update_fields=["due_at"])
+        schedule_expiry(deadline)
+
+
+def meet_deadline(session: DebateSession, participant: Participant, target_id: int | None):
+    TurnDeadline.objects.filter(
+        session=session,
+        participant=participant,
+        step=target_id or 0,
+        status=TurnDeadline.Status.OPEN,
+    ).update(status=TurnDeadline.Status.MET)
+
+
+# --- what each participant sees ----------------------------------------------------------------
+def hidden_from(state: p.SessionState, protocol, meta: p.PostMeta) -> tuple[list[int], str | None]:
+    """Who may not see a post yet, and until when ("round" closes or the session "finish"es).
+
+    Asked of the protocol's ``can_see`` once, when the post is stored, so that consumers can
+    withhold it per viewer without reloading the session for every message.
+    """
+    viewers = [
+        s
+        for s in state.participants
+        if s.role in ("debater", "judge", "observer") and s.id != meta.author_id
+    ]
+    hidden = [v for v in viewers if not protocol.can_see(state, v, meta)]
+    if not hidden:
+        return [], None
+    current = state.current
+    if current is not None and current.open:
+        closed = replace(state, rounds=(*state.rounds[:-1], replace(current, open=False)))
+        if all(protocol.can_see(closed, v, meta) for v in hidden):
+            return [v.id for v in hidden], "round"
+    return [v.id for v in hidden], "finish"
+
+
+def post_meta(post: dict) -> p.PostMeta:
+    return p.PostMeta(
+        round=post.get("round"),
+        author_id=(post.get("author") or {}).get("id"),
+        kind=post["kind"],
+        target_id=(post.get("target") or {}).get("id"),
+    )
+
+
+def anonymous_for(session: DebateSession, role: str | None) -> bool:
+    """Whether a viewer with ``role`` sees participants under aliases (a fairness setting)."""
+    if role in (None, Participant.Role.MODERATOR):
+        return False
+    protocol = get_protocol(session.protocol)
+    if role == Participant.Role.JUDGE and getattr(protocol, "anonymous_to_judge", False):
+        return True
+    return bool(session.protocol_settings.get("anonymise")) and role in (
+        Participant.Role.DEBATER,
+        Participant.Role.JUDGE,
+    )
+
+
+# --- the live state ----------------------------------------------------------------------------
+def state_data(session: DebateSession) -> dict:
+    state = load_state(session)
+    protocol = get_protocol(session.protocol)
+    slots = protocol.expected(state) if session.status == DebateSession.Status.RUNNING else []
+    people = {pt.pk: pt for pt in session.participants.all()}
+    deadlines = {
+        (d.participant_id, d.step): d
+        for d in session.deadlines.filter(status=TurnDeadline.Status.OPEN)
+    }
+    expected = []
+    for pid, target in slots:
+        deadline = deadlines.get((pid, target or 0))
+        expected.append(
+            {
+                "participant": participant_data(people.get(pid)),
+                "target": participant_data(people.get(target)) if target else None,
+                "due_at": deadline.due_at.isoformat() if deadline and deadline.due_at else None,
+                "remaining_seconds": deadline.remaining_seconds if deadline else None,
+            }
+        )
+    speaker = people.get(slots[0][0]) if slots else None
+    live = [
+        {"name": s.name, "label": s.label or s.name, "value": session.protocol_settings.get(s.name)}
+        for s in protocol.all_settings
+        if s.live
+    ]
+    data = session_state_data(
+        session,
+        round_number=state.round,
+        phase=state.phase,
+        speaker=speaker,
+        expected=expected,
+        protocol_title=protocol.title,
+        live_settings=live,
+        rounds_total=protocol.planned_rounds(session.protocol_settings),
+    )
+    if session.status == DebateSession.Status.FINISHED:
+        from .outcomes import outcome_data, session_outcome
+
+        data["outcome"] = outcome_data(session_outcome(session, state))
+    return data
 
 
 def publish_state(session: DebateSession) -> None:

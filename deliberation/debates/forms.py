@@ -1,9 +1,37 @@
+"""The create-session form; protocol settings fields come from each protocol's declaration."""
+
+from __future__ import annotations
+
+from typing import Any
+
 from django import forms
 
 from deliberation.agents.models import AgentProfile
-from deliberation.protocols.round_robin import MAX_ROUNDS
+from deliberation.protocols.base import Setting
+from deliberation.protocols.registry import PROTOCOLS, protocol_choices
 
 from .models import DebateSession
+
+CHOICE_FORMATS = ("single_choice", "multiple_choice", "ranking")
+
+
+def setting_field(setting: Setting) -> forms.Field:
+    common: dict[str, Any] = {
+        "label": setting.label or setting.name.replace("_", " ").capitalize(),
+        "help_text": setting.help,
+        "required": False,
+        "initial": setting.default,
+    }
+    if setting.kind == "bool":
+        return forms.BooleanField(**common)
+    if setting.kind == "int":
+        return forms.IntegerField(min_value=setting.min, max_value=setting.max, **common)
+    if setting.kind == "float":
+        return forms.FloatField(min_value=setting.min, max_value=setting.max, **common)
+    if setting.kind == "choice":
+        return forms.ChoiceField(choices=[(c, c) for c in setting.choices], **common)
+    common["initial"] = " ".join(str(i) for i in setting.default or [])
+    return forms.CharField(**common)
 
 
 class SessionCreateForm(forms.Form):
@@ -16,9 +44,15 @@ class SessionCreateForm(forms.Form):
     options = forms.CharField(
         required=False,
         widget=forms.Textarea(attrs={"rows": 4, "placeholder": "One option per line"}),
-        help_text="For single-choice questions: one option per line.",
+        help_text="For choice and ranking questions: one option per line.",
     )
-    rounds = forms.IntegerField(min_value=1, max_value=MAX_ROUNDS, initial=3)
+    tolerance = forms.FloatField(
+        required=False,
+        min_value=0,
+        initial=0,
+        help_text="Numeric questions: answers this close count as the same answer.",
+    )
+    protocol = forms.ChoiceField(choices=protocol_choices(), initial="round_robin")
     join_role = forms.ChoiceField(
         choices=DebateSession.JoinRole.choices,
         initial=DebateSession.JoinRole.DEBATER,
@@ -28,14 +62,46 @@ class SessionCreateForm(forms.Form):
         queryset=AgentProfile.objects.all(),
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Agents speak first, in this order, then the people who join.",
+        help_text="Agent debaters speak first, in this order, then the people who join.",
     )
+    judge = forms.ModelChoiceField(
+        queryset=AgentProfile.objects.all(),
+        required=False,
+        help_text="Judged debate: an agent judge (or invite a person to join as judge).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.setting_groups: list[tuple[Any, list[str]]] = []
+        for name, protocol in PROTOCOLS.items():
+            names = []
+            for setting in protocol.all_settings:
+                field_name = f"{name}__{setting.name}"
+                self.fields[field_name] = setting_field(setting)
+                names.append(field_name)
+            self.setting_groups.append((protocol, names))
+
+    def protocol_groups(self):
+        """(protocol, bound fields) pairs for the template, one fieldset per protocol."""
+        return [(proto, [self[n] for n in names]) for proto, names in self.setting_groups]
+
+    def protocol_settings(self) -> dict[str, Any]:
+        """The chosen protocol's settings as typed in (validated by the protocol)."""
+        name = self.cleaned_data["protocol"]
+        settings: dict[str, Any] = {}
+        for setting in PROTOCOLS[name].all_settings:
+            value = self.cleaned_data.get(f"{name}__{setting.name}")
+            if setting.kind == "bool":
+                settings[setting.name] = bool(value)
+            elif value not in (None, ""):
+                settings[setting.name] = value
+        return settings
 
     def clean(self):
         data = super().clean()
         options = [o.strip() for o in (data.get("options") or "").splitlines() if o.strip()]
         data["options"] = options
-        if data.get("answer_format") == DebateSession.AnswerFormat.SINGLE_CHOICE:
+        if data.get("answer_format") in CHOICE_FORMATS:
             if len(options) < 2:
                 self.add_error("options", "Give at least two options, one per line.")
             elif len({o.lower() for o in options}) != len(options):

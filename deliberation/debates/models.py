@@ -17,8 +17,10 @@ def new_invite_token() -> str:
 class DebateSession(models.Model):
     class AnswerFormat(models.TextChoices):
         SINGLE_CHOICE = "single_choice", "Single choice"
+        MULTIPLE_CHOICE = "multiple_choice", "Multiple choice"
         NUMERIC = "numeric", "Numeric"
         FREE_TEXT = "free_text", "Free text"
+        RANKING = "ranking", "Ranking of the options"
 
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"
@@ -28,6 +30,7 @@ class DebateSession(models.Model):
 
     class JoinRole(models.TextChoices):
         DEBATER = "debater", "Debater"
+        JUDGE = "judge", "Judge"
         OBSERVER = "observer", "Observer"
 
     title = models.CharField(max_length=200)
@@ -35,7 +38,15 @@ class DebateSession(models.Model):
     answer_format = models.CharField(
         max_length=20, choices=AnswerFormat.choices, default=AnswerFormat.SINGLE_CHOICE
     )
-    options = models.JSONField(default=list, blank=True, help_text="Choices, for single choice.")
+    options = models.JSONField(
+        default=list, blank=True, help_text="Options, for choice and ranking questions."
+    )
+    tolerance = models.FloatField(
+        default=0.0, help_text="Numeric answers within this distance count as the same answer."
+    )
+    gold_answer = models.JSONField(
+        null=True, blank=True, help_text="The known correct answer, when there is one."
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     protocol = models.CharField(max_length=50, default="round_robin")
     protocol_settings = models.JSONField(default=dict, blank=True)
@@ -76,6 +87,7 @@ class Participant(models.Model):
     class Role(models.TextChoices):
         MODERATOR = "moderator", "Moderator"
         DEBATER = "debater", "Debater"
+        JUDGE = "judge", "Judge"
         OBSERVER = "observer", "Observer"
 
     session = models.ForeignKey(
@@ -100,6 +112,8 @@ class Participant(models.Model):
     display_name = models.CharField(max_length=100)
     # Speaking order within the session (round robin goes by ascending position).
     position = models.PositiveIntegerField(default=0)
+    # The stance or answer this participant must defend (Socratic and judged debates).
+    side = models.CharField(max_length=500, blank=True)
     joined_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -126,7 +140,7 @@ class Participant(models.Model):
 
     @property
     def can_post(self) -> bool:
-        return self.role in (self.Role.DEBATER, self.Role.MODERATOR)
+        return self.role in (self.Role.DEBATER, self.Role.MODERATOR, self.Role.JUDGE)
 
 
 class Round(models.Model):
@@ -136,6 +150,7 @@ class Round(models.Model):
 
     session = models.ForeignKey(DebateSession, on_delete=models.CASCADE, related_name="rounds")
     number = models.PositiveIntegerField()
+    phase = models.CharField(max_length=30, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
     opened_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -157,6 +172,13 @@ class Post(models.Model):
         ARGUMENT = "argument", "Argument"
         NOTE = "note", "Moderator note"
         SYSTEM = "system", "System"
+        EVENT = "event", "Event"
+
+    class ParseStatus(models.TextChoices):
+        NONE = "", "No answer expected"
+        PARSED = "parsed", "Answer read"
+        REPAIRED = "repaired", "Answer read after a repair prompt"
+        UNPARSED = "unparsed", "No usable answer"
 
     session = models.ForeignKey(DebateSession, on_delete=models.CASCADE, related_name="posts")
     seq = models.PositiveIntegerField()
@@ -167,9 +189,18 @@ class Post(models.Model):
         Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="posts"
     )
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.ARGUMENT)
+    # For a peer review: the participant whose solution this post reviews.
+    target = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     text = models.TextField()
     answer = models.JSONField(null=True, blank=True, help_text="Structured answer, if given.")
     confidence = models.FloatField(null=True, blank=True)
+    parse_status = models.CharField(
+        max_length=10, choices=ParseStatus.choices, default=ParseStatus.NONE, blank=True
+    )
+    # Event details (moderator actions, abstentions) and extras such as a review's 1-10 score.
+    data = models.JSONField(default=dict, blank=True)
     # NULL (not "") when absent, so the partial unique constraint below ignores it.
     client_msg_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     created_at = models.DateTimeField(auto_now_add=True)
@@ -191,3 +222,70 @@ class Post(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} in {self.session_id}"
+
+
+class Opinion(models.Model):
+    """A participant's privately reported opinion after a round (as in the DEBATE benchmark).
+
+    Kept apart from what they post publicly; only the moderator and the participant see it.
+    """
+
+    session = models.ForeignKey(DebateSession, on_delete=models.CASCADE, related_name="opinions")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="opinions")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="opinions")
+    answer = models.JSONField(null=True, blank=True)
+    confidence = models.FloatField(null=True, blank=True)
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["round__number", "participant__position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["round", "participant"], name="one_opinion_per_round"),
+            models.CheckConstraint(
+                condition=Q(confidence__isnull=True) | Q(confidence__gte=0, confidence__lte=1),
+                name="opinion_confidence_between_0_and_1",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"opinion of {self.participant_id} in round {self.round_id}"
+
+
+class TurnDeadline(models.Model):
+    """A person's pending turn and when it runs out.
+
+    ``due_at`` is NULL while the session is paused (``remaining_seconds`` holds what is left),
+    so a pause stops the clock.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        MET = "met", "Met"
+        EXPIRED = "expired", "Expired"
+        SKIPPED = "skipped", "Skipped"
+        CANCELLED = "cancelled", "Cancelled"
+
+    session = models.ForeignKey(DebateSession, on_delete=models.CASCADE, related_name="deadlines")
+    round = models.ForeignKey(Round, on_delete=models.CASCADE, related_name="deadlines")
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="deadlines")
+    target = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    step = models.PositiveIntegerField(default=0)  # the target's id, or 0
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
+    due_at = models.DateTimeField(null=True, blank=True)
+    remaining_seconds = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "participant", "step"], name="one_deadline_per_slot"
+            )
+        ]
+        indexes = [models.Index(fields=["session", "status"])]
+
+    def __str__(self) -> str:
+        return f"deadline of {self.participant_id} in round {self.round_id} ({self.status})"

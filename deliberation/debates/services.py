@@ -15,13 +15,13 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
 from . import broadcast, engine
-from .models import DebateSession, Participant, Post, Round
+from .answers import AnswerError, clean_answer
+from .models import DebateSession, Opinion, Participant, Post, Round
 from .serializers import post_data
 
 
@@ -44,6 +44,9 @@ class InvalidInput(ServiceError):
 
 
 # --- sessions and participants -----------------------------------------------------------------
+CHOICE_FORMATS = ("single_choice", "multiple_choice", "ranking")
+
+
 def create_session(
     *,
     moderator,
@@ -51,33 +54,55 @@ def create_session(
     question: str,
     answer_format: str = DebateSession.AnswerFormat.SINGLE_CHOICE,
     options: Iterable[str] = (),
+    tolerance: float = 0.0,
+    gold_answer: Any = None,
     protocol: str = "round_robin",
     protocol_settings: dict[str, Any] | None = None,
     join_role: str = DebateSession.JoinRole.DEBATER,
     agent_profiles: Iterable = (),
+    judge_profile=None,
 ) -> DebateSession:
-    """Create a draft session with its moderator and agent debaters (who speak in this order)."""
+    """Create a draft session with its moderator, agent debaters (in this order) and judge."""
     if answer_format not in DebateSession.AnswerFormat.values:
         raise InvalidInput(f"Unknown answer format {answer_format!r}.", "answer_format")
     if join_role not in DebateSession.JoinRole.values:
         raise InvalidInput(
-            f"Invitees can join as debater or observer, not {join_role!r}.", "join_role"
+            f"Invitees can join as {', '.join(DebateSession.JoinRole.values)}, not {join_role!r}.",
+            "join_role",
         )
-    options = [o.strip() for o in options if o and o.strip()]
-    if answer_format == DebateSession.AnswerFormat.SINGLE_CHOICE and len(options) < 2:
-        raise InvalidInput("A single-choice question needs at least two options.", "options")
+    options = [str(o).strip() for o in options if o and str(o).strip()]
+    if answer_format in CHOICE_FORMATS and len(options) < 2:
+        raise InvalidInput("A choice or ranking question needs at least two options.", "options")
     if len(set(o.lower() for o in options)) != len(options):
         raise InvalidInput("Options must be distinct.", "options")
+    if answer_format not in CHOICE_FORMATS:
+        options = []
     try:
-        cleaned = get_protocol(protocol).clean_settings(protocol_settings)
+        tolerance = float(tolerance or 0)
+    except (TypeError, ValueError):
+        raise InvalidInput("Tolerance must be a number.", "tolerance") from None
+    if not math.isfinite(tolerance) or tolerance < 0:
+        raise InvalidInput("Tolerance must be zero or a positive number.", "tolerance")
+    if gold_answer not in (None, ""):
+        try:
+            gold_answer = clean_answer(gold_answer, answer_format, options)
+        except AnswerError as exc:
+            raise InvalidInput(f"Gold answer: {exc}", "gold_answer") from None
+    else:
+        gold_answer = None
+    try:
+        proto = get_protocol(protocol)
+        cleaned = proto.clean_settings(protocol_settings)
     except (KeyError, p.SettingsError) as exc:
-        raise InvalidInput(str(exc), "protocol_settings") from exc
+        raise InvalidInput(str(exc).strip("'\""), "protocol_settings") from exc
     with transaction.atomic():
         session = DebateSession.objects.create(
             title=title.strip(),
             question=question.strip(),
             answer_format=answer_format,
-            options=options if answer_format == DebateSession.AnswerFormat.SINGLE_CHOICE else [],
+            options=options,
+            tolerance=tolerance,
+            gold_answer=gold_answer,
             protocol=protocol,
             protocol_settings=cleaned,
             join_role=join_role,
@@ -93,19 +118,33 @@ def create_session(
         )
         for position, profile in enumerate(agent_profiles, start=1):
             add_agent(session, profile, position=position)
+        if judge_profile is not None:
+            add_agent(session, judge_profile, role=Participant.Role.JUDGE)
     return session
 
 
-def add_agent(session: DebateSession, profile, *, position: int | None = None) -> Participant:
+def add_agent(
+    session: DebateSession,
+    profile,
+    *,
+    position: int | None = None,
+    role: str = Participant.Role.DEBATER,
+    side: str = "",
+) -> Participant:
     if position is None:
         position = _next_position(session)
+    taken = set(session.participants.values_list("display_name", flat=True))
+    name, n = profile.name, 2
+    while name in taken:  # the same profile twice: "Ada (simulated) #2"
+        name, n = f"{profile.name} #{n}", n + 1
     return Participant.objects.create(
         session=session,
         kind=Participant.Kind.AGENT,
         agent_profile=profile,
-        role=Participant.Role.DEBATER,
-        display_name=profile.name,
+        role=role,
+        display_name=name[:100],
         position=position,
+        side=side,
     )
 
 
@@ -166,12 +205,15 @@ def submit_post(
     client_msg_id: str | None = None,
     answer: Any = None,
     confidence: float | None = None,
+    score: Any = None,
+    target_id: int | None = None,
 ) -> PostResult:
     """Store a person's post and let the protocol react; broadcast on commit.
 
-    Moderators post notes at any time while the session is open; debaters post arguments when
-    the protocol gives them the turn. A retry with the same ``client_msg_id`` returns the post
-    stored the first time instead of creating a second one.
+    Moderators post notes at any time while the session is open; debaters and judges post when
+    the protocol expects them. A peer review names its ``target_id`` and carries a 1-10
+    ``score``. A retry with the same ``client_msg_id`` returns the post stored the first time
+    instead of creating a second one.
     """
     text = (text or "").strip()
     client_msg_id = (str(client_msg_id).strip()[:64] or None) if client_msg_id else None
@@ -189,6 +231,7 @@ def submit_post(
     if not participant.can_post:
         raise NotAllowed("Observers can read but not post.", "forbidden")
     answer, confidence = _clean_answer(participant.session, answer, confidence)
+    score = _clean_score(score)
 
     try:
         with transaction.atomic():
@@ -212,8 +255,17 @@ def submit_post(
                 return PostResult(post, created=True)
             state = engine.load_state(session)
             protocol = get_protocol(session.protocol)
-            if not protocol.may_post(state, participant.pk):
+            mine = [slot for slot in protocol.expected(state) if slot[0] == participant.pk]
+            if target_id not in (None, ""):
+                mine = [slot for slot in mine if slot[1] == _int_or_none(target_id)]
+            if not mine:
                 raise NotAllowed(_why_not_your_turn(session), "not_your_turn")
+            slot = mine[0]
+            data: dict[str, Any] = {}
+            if slot[1] is not None:  # a review: its score is the structured answer
+                if score is None:
+                    raise InvalidInput("A review needs a score from 1 to 10.", "score")
+                data, answer, confidence = {"score": score}, None, score / 10
             post = store_post(
                 session,
                 engine.current_round(session),
@@ -223,8 +275,12 @@ def submit_post(
                 answer=answer,
                 confidence=confidence,
                 client_msg_id=client_msg_id,
+                target_id=slot[1],
+                data=data,
+                state=state,
             )
-            engine.dispatch(session, p.PostStored(participant.pk))
+            engine.meet_deadline(session, participant, slot[1])
+            engine.dispatch(session, p.PostStored(*slot))
             return PostResult(post, created=True)
     except IntegrityError:
         # Two deliveries of the same client message raced; the other one stored it.
@@ -234,9 +290,16 @@ def submit_post(
         return PostResult(existing, created=False)
 
 
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("The review target must be a participant id.", "target") from None
+
+
 def _existing_post(participant: Participant, client_msg_id: str) -> Post | None:
     return (
-        Post.objects.select_related("author", "round")
+        Post.objects.select_related("author", "round", "target")
         .filter(author=participant, client_msg_id=client_msg_id)
         .first()
     )
@@ -255,29 +318,38 @@ def _why_not_your_turn(session: DebateSession) -> str:
 
 def _clean_answer(session: DebateSession, answer: Any, confidence: Any) -> tuple[Any, float | None]:
     """Validate a structured answer against the session's answer format."""
-    if answer in (None, ""):
+    if answer in (None, "", []):
         answer = None
-    elif session.answer_format == DebateSession.AnswerFormat.SINGLE_CHOICE:
-        if answer not in session.options:
-            raise InvalidInput(f"Answer must be one of: {', '.join(session.options)}.", "answer")
-    elif session.answer_format == DebateSession.AnswerFormat.NUMERIC:
-        try:
-            answer = float(answer)
-        except (TypeError, ValueError):
-            raise InvalidInput("Answer must be a number.", "answer") from None
-        if not math.isfinite(answer):
-            raise InvalidInput("Answer must be a finite number.", "answer")
     else:
-        answer = str(answer).strip()[:1000]
+        try:
+            answer = clean_answer(answer, session.answer_format, session.options)
+        except AnswerError as exc:
+            raise InvalidInput(str(exc), "answer") from None
+    return answer, _clean_confidence(confidence)
+
+
+def _clean_confidence(confidence: Any) -> float | None:
     if confidence in (None, ""):
-        return answer, None
+        return None
     try:
         confidence = float(confidence)
     except (TypeError, ValueError):
         raise InvalidInput("Confidence must be a number between 0 and 1.", "confidence") from None
-    if not 0 <= confidence <= 1:
+    if not 0 <= confidence <= 1:  # also refuses NaN
         raise InvalidInput("Confidence must be between 0 and 1.", "confidence")
-    return answer, confidence
+    return confidence
+
+
+def _clean_score(score: Any) -> int | None:
+    if score in (None, ""):
+        return None
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        raise InvalidInput("A review score must be a whole number from 1 to 10.", "score") from None
+    if not (1 <= value <= 10 and value == int(value)):
+        raise InvalidInput("A review score must be a whole number from 1 to 10.", "score")
+    return int(value)
 
 
 def store_post(
@@ -290,8 +362,16 @@ def store_post(
     answer: Any = None,
     confidence: float | None = None,
     client_msg_id: str | None = None,
+    target_id: int | None = None,
+    parse_status: str = Post.ParseStatus.NONE,
+    data: dict | None = None,
+    state: p.SessionState | None = None,
 ) -> Post:
-    """Append a post with the next sequence number; the caller holds the session lock."""
+    """Append a post with the next sequence number; the caller holds the session lock.
+
+    The broadcast carries who may not see the post yet (sealed rounds, vote-only answers,
+    a judge's verdicts), as the protocol's ``can_see`` decides, so consumers withhold it.
+    """
     last = session.posts.aggregate(last=Max("seq"))["last"] or 0
     post = Post.objects.create(
         session=session,
@@ -299,12 +379,23 @@ def store_post(
         round=rnd,
         author=author,
         kind=kind,
+        target_id=target_id,
         text=text,
         answer=answer,
         confidence=confidence,
+        parse_status=parse_status,
+        data=data or {},
         client_msg_id=client_msg_id,
     )
-    broadcast.send_on_commit(session.pk, {"type": "post.created", "post": post_data(post)})
+    message: dict[str, Any] = {"type": "post.created", "post": post_data(post)}
+    if kind == Post.Kind.ARGUMENT and author is not None:
+        state = state or engine.load_state(session)
+        hidden, until = engine.hidden_from(
+            state, get_protocol(session.protocol), engine.post_meta(message["post"])
+        )
+        if hidden:
+            message.update(hidden_from=hidden, until=until)
+    broadcast.send_on_commit(session.pk, message)
     return post
 
 
@@ -312,56 +403,60 @@ def add_system_post(session: DebateSession, text: str, rnd: Round | None = None)
     return store_post(session, rnd, None, Post.Kind.SYSTEM, text)
 
 
+def add_event(session: DebateSession, actor: Participant | None, text: str, **data: Any) -> Post:
+    """Record a moderator action (or another event) in the transcript, with its details."""
+    return store_post(
+        session, engine.current_round(session), actor, Post.Kind.EVENT, text, data=data
+    )
+
+
 def posts_after(session_id: int, after_seq: int, upto_seq: int | None = None) -> list[dict]:
     """Posts with ``after_seq < seq <= upto_seq``, in order, as plain data (for catch-up)."""
     qs = Post.objects.filter(session_id=session_id, seq__gt=after_seq)
     if upto_seq is not None:
         qs = qs.filter(seq__lte=upto_seq)
-    return [post_data(post) for post in qs.select_related("author", "round").order_by("seq")]
+    return [
+        post_data(post) for post in qs.select_related("author", "round", "target").order_by("seq")
+    ]
+
+
+def posts_by_seq(session_id: int, seqs: Iterable[int]) -> list[dict]:
+    qs = Post.objects.filter(session_id=session_id, seq__in=list(seqs))
+    return [
+        post_data(post) for post in qs.select_related("author", "round", "target").order_by("seq")
+    ]
 
 
 def last_seq(session_id: int) -> int:
     return Post.objects.filter(session_id=session_id).aggregate(last=Max("seq"))["last"] or 0
 
 
-# --- moderator controls ------------------------------------------------------------------------
-CONTROL_ACTIONS = ("start", "pause", "resume", "advance", "end")
+# --- private opinions --------------------------------------------------------------------------
+def submit_opinion(
+    participant: Participant, *, answer: Any, confidence: Any = None, note: str = ""
+) -> Opinion:
+    """Record (or correct) a participant's private opinion for the current round.
 
-
-def control(participant: Participant, action: str) -> DebateSession:
-    """Apply a moderator action: start, pause, resume, advance (close the round) or end."""
-    if action not in CONTROL_ACTIONS:
-        raise InvalidInput(f"Unknown action {action!r}.", "unknown_action")
-    if participant.role != Participant.Role.MODERATOR:
-        raise NotAllowed("Only the moderator can do that.", "forbidden")
-    S = DebateSession.Status
+    As in the DEBATE benchmark, what a participant privately believes is kept apart from what
+    they say publicly; only they and the moderator see it. Allowed while the round is open and
+    after it closes, until the next round opens.
+    """
+    if participant.role not in (Participant.Role.DEBATER, Participant.Role.JUDGE):
+        raise NotAllowed("Only debaters and judges report private opinions.", "forbidden")
+    note = (note or "").strip()
+    if len(note) > 2000:
+        raise InvalidInput("A note can have at most 2000 characters.", "too_long")
     with transaction.atomic():
         session = DebateSession.objects.select_for_update().get(pk=participant.session_id)
-        allowed = {
-            "start": {S.DRAFT},
-            "pause": {S.RUNNING},
-            "resume": {S.PAUSED},
-            "advance": {S.RUNNING, S.PAUSED},
-            "end": {S.DRAFT, S.RUNNING, S.PAUSED},
-        }[action]
-        if session.status not in allowed:
-            raise NotAllowed(f"Cannot {action} a session that is {session.status}.", "bad_state")
-        if action == "start":
-            session.status, session.started_at = S.RUNNING, timezone.now()
-            session.save(update_fields=["status", "started_at"])
-            engine.dispatch(session, p.Started())
-        elif action == "pause":
-            session.status = S.PAUSED
-            session.save(update_fields=["status"])
-            engine.publish_state(session)
-        elif action == "resume":
-            session.status = S.RUNNING
-            session.save(update_fields=["status"])
-            engine.dispatch(session, p.Resumed())
-        elif action == "advance":
-            if engine.current_round(session) is None:
-                raise NotAllowed("No round is open.", "bad_state")
-            engine.dispatch(session, p.RoundAdvanced())
-        else:
-            engine.dispatch(session, p.Ended())
-    return session
+        answer, confidence = _clean_answer(session, answer, confidence)
+        if answer is None:
+            raise InvalidInput("Give the answer you privately hold.", "answer")
+        rnd = engine.current_round(session)
+        if rnd is None:
+            raise NotAllowed("No round has started yet.", "bad_state")
+        opinion, _ = Opinion.objects.update_or_create(
+            round=rnd,
+            participant=participant,
+            defaults={"session": session, "answer": answer, "confidence": confidence, "note": note},
+        )
+    return opinion

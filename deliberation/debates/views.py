@@ -13,9 +13,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import engine, services
+from . import controls, engine, services
 from .forms import SessionCreateForm
-from .models import DebateSession, Post
+from .models import DebateSession, Opinion, Participant, Post
+from .outcomes import session_outcome
+from .presentation import Viewer, hidden_posts, present, present_state, sealed
 from .serializers import post_data
 
 
@@ -42,9 +44,12 @@ def session_create(request: HttpRequest) -> HttpResponse:
                 question=data["question"],
                 answer_format=data["answer_format"],
                 options=data["options"],
-                protocol_settings={"rounds": data["rounds"]},
+                tolerance=data.get("tolerance") or 0,
+                protocol=data["protocol"],
+                protocol_settings=form.protocol_settings(),
                 join_role=data["join_role"],
                 agent_profiles=list(data["agents"]),
+                judge_profile=data.get("judge"),
             )
         except services.ServiceError as exc:
             form.add_error(None, exc.message)
@@ -60,13 +65,32 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     me = services.participant_for(session.pk, request.user)
     if me is None:
         raise PermissionDenied("Only participants can open this session; ask for its invite link.")
-    posts = [
+    viewer = Viewer.of(me)
+    all_posts = [
         post_data(p)
         for p in Post.objects.filter(session=session)
-        .select_related("author", "round")
+        .select_related("author", "round", "target")
         .order_by("seq")
     ]
-    state = engine.state_data(session)
+    hidden = hidden_posts(session, viewer, all_posts)
+    posts = [
+        sealed(post, viewer, hidden[post["seq"]])
+        if post["seq"] in hidden
+        else present(post, viewer)
+        for post in all_posts
+    ]
+    state = present_state(engine.state_data(session), viewer)
+    is_moderator = me.role == Participant.Role.MODERATOR
+    outcome = None
+    if session.status == DebateSession.Status.FINISHED or is_moderator:
+        outcome = session_outcome(session)
+    opinions = (
+        Opinion.objects.filter(session=session)
+        .select_related("participant", "round")
+        .order_by("round__number", "participant__position")
+        if is_moderator
+        else Opinion.objects.filter(participant=me).select_related("round")
+    )
     return render(
         request,
         "debates/session_detail.html",
@@ -76,7 +100,10 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "posts": posts,
             "state": state,
             "viewer_id": me.pk,
-            "is_moderator": me.role == "moderator",
+            "is_moderator": is_moderator,
+            "answer_format": session.answer_format,
+            "outcome": outcome,
+            "opinions": opinions,
             "last_seq": posts[-1]["seq"] if posts else 0,
             "client_msg_id": uuid.uuid4().hex,
             "max_chars": settings.DELIBERATION["MAX_POST_CHARS"],
@@ -108,8 +135,13 @@ def control(request: HttpRequest, pk: int, action: str) -> HttpResponse:
     me = services.participant_for(pk, request.user)
     if me is None:
         raise PermissionDenied
+    params = {
+        key: request.POST[key]
+        for key in ("participant_id", "seconds", "name", "value")
+        if key in request.POST
+    }
     try:
-        services.control(me, action)
+        controls.control(me, action, **params)
     except services.NotAllowed as exc:
         if request.headers.get("HX-Request"):
             return HttpResponse(exc.message, status=403 if exc.code == "forbidden" else 409)

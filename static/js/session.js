@@ -35,10 +35,25 @@
   });
 
   document.addEventListener("input", function (evt) {
-    if (evt.target && evt.target.id === "post-confidence") {
-      document.getElementById("confidence-value").textContent = Number(evt.target.value).toFixed(2);
+    var t = evt.target;
+    if (t && t.classList && t.classList.contains("confidence")) {
+      var out = document.querySelector('output[data-for="' + t.id + '"]');
+      if (out) out.textContent = Number(t.value).toFixed(2);
     }
   });
+
+  // Countdowns of people's turns: the server sends the deadline, the page counts down to it.
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll(".countdown[data-due]").forEach(function (el) {
+      var left = Math.max(0, Math.round((Date.parse(el.dataset.due) - now) / 1000));
+      el.textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
+      el.classList.toggle("urgent", left <= 30);
+    });
+  }
+  setInterval(tick, 1000);
+  document.addEventListener("htmx:oobAfterSwap", tick);
+  document.addEventListener("DOMContentLoaded", tick);
 
   // Ctrl/Cmd+Enter posts.
   document.addEventListener("keydown", function (evt) {

@@ -13,7 +13,7 @@ from channels.db import database_sync_to_async
 from deliberation import celery_app
 from deliberation.agents.models import AgentProfile, AgentTurn
 from deliberation.agents.tasks import run_agent_turn
-from deliberation.debates import services
+from deliberation.debates import controls, services
 from deliberation.debates.models import Post
 from tests.conftest import ws_connect
 
@@ -59,7 +59,7 @@ async def test_agent_turn_streams_to_clients_and_the_protocol_moves_on(
     async with ws_connect(alice, session.pk) as client:
         assert (await client.connect())[0]
         mod = await database_sync_to_async(session.participants.get)(role="moderator")
-        await database_sync_to_async(services.control)(mod, "start")
+        await database_sync_to_async(controls.control)(mod, "start")
 
         def agent_post(m):
             return m["type"] == "post" and (m["post"]["author"] or {}).get("kind") == "agent"
@@ -70,9 +70,11 @@ async def test_agent_turn_streams_to_clients_and_the_protocol_moves_on(
         post = messages[-1]["post"]
         assert started and started[0]["turn"]["participant"]["name"] == "Ada"
         # Streamed in several batches, not one message per word, and adding up to the post.
-        words = len(post["text"].split())
+        streamed = "".join(d["text"] for d in deltas)
+        words = len(streamed.split())
         assert 2 <= len(deltas) < words
-        assert "".join(d["text"] for d in deltas).strip() == post["text"]
+        # The post is the streamed reply without its closing ANSWER/CONFIDENCE lines.
+        assert streamed.strip().startswith(post["text"]) and "ANSWER:" in streamed
         assert post["answer"] in ("Yes", "No") and 0 <= post["confidence"] <= 1
         rest = await collect_until(
             client,
@@ -86,7 +88,7 @@ async def test_agent_turn_streams_to_clients_and_the_protocol_moves_on(
     turn = await database_sync_to_async(AgentTurn.objects.get)(session=session)
     assert turn.status == AgentTurn.Status.DONE and turn.attempts == 1
     assert turn.prompt[0]["role"] == "system" and "Is the sky blue?" in turn.prompt[1]["content"]
-    assert turn.reply.strip() == post["text"]
+    assert turn.reply == streamed
     assert turn.completion_tokens == words and turn.prompt_tokens > 0
     assert turn.latency_ms is not None and turn.model == "simulated-1"
 
@@ -96,7 +98,7 @@ async def test_duplicate_delivery_never_posts_twice(worker, debate, simulated_ag
     async with ws_connect(alice, session.pk) as client:
         await client.connect()
         mod = await database_sync_to_async(session.participants.get)(role="moderator")
-        await database_sync_to_async(services.control)(mod, "start")
+        await database_sync_to_async(controls.control)(mod, "start")
         turn = await database_sync_to_async(AgentTurn.objects.get)(session=session)
         # The broker delivers the same task twice more (e.g. after a visibility timeout).
         await sync_to_async(run_agent_turn.delay)(turn.pk)
@@ -134,7 +136,7 @@ async def test_failing_backend_is_retried_then_marked_failed_and_the_session_goe
     async with ws_connect(alice, session.pk) as client:
         await client.connect()
         mod = await database_sync_to_async(session.participants.get)(role="moderator")
-        await database_sync_to_async(services.control)(mod, "start")
+        await database_sync_to_async(controls.control)(mod, "start")
         messages = await collect_until(
             client,
             lambda m: (

@@ -7,7 +7,7 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from deliberation.debates import services
+from deliberation.debates import controls, services
 from deliberation.debates.models import Post
 from tests.conftest import ws_connect
 
@@ -34,7 +34,7 @@ def running_debate(debate, alice, bob):
         session = debate(**kwargs)
         a = services.join_session(alice, session.invite_token)
         b = services.join_session(bob, session.invite_token)
-        services.control(session.participants.get(role="moderator"), "start")
+        controls.control(session.participants.get(role="moderator"), "start")
         return session, a, b
 
     return make

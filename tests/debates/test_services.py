@@ -11,9 +11,9 @@ from django.db import connection, transaction
 
 from deliberation import celery_app
 from deliberation.agents.models import AgentTurn
-from deliberation.agents.parsing import parse_reply
+from deliberation.agents.parsing import parse_reply, strip_structured
 from deliberation.agents.services import execute_turn
-from deliberation.debates import services
+from deliberation.debates import controls, services
 from deliberation.debates.models import DebateSession, Participant, Post, Round
 
 pytestmark = pytest.mark.django_db
@@ -106,7 +106,8 @@ def test_create_session_stores_a_draft_with_its_moderator_and_agents_in_order(
     assert session.status == DebateSession.Status.DRAFT
     assert (session.title, session.question) == ("Sky", "Is the sky blue?")
     assert session.options == ["Yes", "No"]
-    assert session.protocol_settings == {"rounds": 4}
+    assert session.protocol_settings["rounds"] == 4
+    assert session.protocol_settings["turn_seconds"] == 180  # defaults filled in
     participants = list(session.participants.order_by("position"))
     assert [(p.role, p.kind, p.display_name) for p in participants] == [
         ("moderator", "human", "mod"),
@@ -124,7 +125,7 @@ def test_create_session_defaults_to_three_rounds_and_drops_options_of_numeric(mo
         answer_format=DebateSession.AnswerFormat.NUMERIC,
         options=["1", "2"],
     )
-    assert refreshed(session).protocol_settings == {"rounds": 3}
+    assert refreshed(session).protocol_settings["rounds"] == 3
     assert session.options == []
 
 
@@ -186,7 +187,7 @@ def test_bad_invite_token_is_refused(debate, alice):
 def test_finished_session_refuses_new_joiners_but_not_existing_ones(debate, alice, bob):
     session = debate()
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "end")
+    controls.control(moderator_of(session), "end")
     expect_error(services.NotAllowed, "finished", services.join_session, bob, session.invite_token)
     assert not session.participants.filter(user=bob).exists()
     assert services.join_session(alice, session.invite_token).pk == a.pk
@@ -196,7 +197,7 @@ def test_observers_join_and_cannot_post(debate, alice):
     session = debate(join_role=DebateSession.JoinRole.OBSERVER)
     observer = services.join_session(alice, session.invite_token)
     assert observer.role == Participant.Role.OBSERVER
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     expect_error(services.NotAllowed, "forbidden", services.submit_post, observer, "Hi")
     # An observer is never anyone's turn: the session has no debaters, so it finished at once.
     assert refreshed(session).finish_reason == "no debaters"
@@ -206,7 +207,7 @@ def test_observers_join_and_cannot_post(debate, alice):
 # --- submit_post -------------------------------------------------------------------------------
 def test_a_whole_session_of_people(people_debate):
     session, mod, a, b = people_debate(rounds=2)
-    services.control(mod, "start")
+    controls.control(mod, "start")
     for author, text in [(a, "A1"), (b, "B1"), (a, "A2"), (b, "B2")]:
         result = services.submit_post(author, text, answer="Yes", confidence=0.5)
         assert result.created and result.post.kind == Post.Kind.ARGUMENT
@@ -217,15 +218,16 @@ def test_a_whole_session_of_people(people_debate):
         Post.objects.filter(session=session).order_by("seq").values_list("text", flat=True)
     )
     assert texts == [
-        "Round 1 begins.",
+        "The moderator started the session.",
+        "Round 1 (discussion) begins.",
         "A1",
         "B1",
-        "Round 2 begins.",
+        "Round 2 (discussion) begins.",
         "A2",
         "B2",
         "Session finished: completed 2 rounds.",
     ]
-    assert seqs(session) == list(range(1, 8))
+    assert seqs(session) == list(range(1, 9))
     assert list(session.rounds.values_list("number", "status")) == [(1, "closed"), (2, "closed")]
     assert Post.objects.get(text="A2").round.number == 2
     expect_error(services.NotAllowed, "not_your_turn", services.submit_post, a, "late")
@@ -236,7 +238,7 @@ def test_sequence_numbers_have_no_gaps_and_are_per_session(people_debate, debate
     other = debate(title="Other")
     services.submit_post(mod, "Welcome, before we start.")
     services.submit_post(moderator_of(other), "Other session note.")
-    services.control(mod, "start")
+    controls.control(mod, "start")
     services.submit_post(a, "A1")
     with pytest.raises(services.NotAllowed):
         services.submit_post(a, "A1 again")  # refused: consumes no sequence number
@@ -244,9 +246,9 @@ def test_sequence_numbers_have_no_gaps_and_are_per_session(people_debate, debate
     services.submit_post(b, "B1")
     services.submit_post(moderator_of(other), "Second note.")
     assert seqs(session) == list(range(1, len(seqs(session)) + 1))
-    assert len(seqs(session)) == 6  # note, round 1, A1, note, B1, round 2
+    assert len(seqs(session)) == 7  # note, start, round 1, A1, note, B1, round 2
     assert seqs(other) == [1, 2]
-    assert services.last_seq(session.pk) == 6
+    assert services.last_seq(session.pk) == 7
     assert [p["seq"] for p in services.posts_after(session.pk, 2, upto_seq=4)] == [3, 4]
 
 
@@ -254,11 +256,11 @@ def test_moderator_notes_are_allowed_until_the_session_finishes(people_debate):
     session, mod, _, _ = people_debate()
     draft_note = services.submit_post(mod, "Draft note.").post
     assert draft_note.kind == Post.Kind.NOTE and draft_note.round is None
-    services.control(mod, "start")
+    controls.control(mod, "start")
     assert services.submit_post(mod, "Running note.").post.round.number == 1
-    services.control(mod, "pause")
+    controls.control(mod, "pause")
     assert services.submit_post(mod, "Paused note.").created
-    services.control(mod, "end")
+    controls.control(mod, "end")
     expect_error(services.NotAllowed, "finished", services.submit_post, mod, "Too late.")
     assert not Post.objects.filter(text="Too late.").exists()
     # Notes are not turns: alice was never marked as having spoken, nobody was skipped.
@@ -269,10 +271,10 @@ def test_a_debater_outside_their_turn_is_refused(people_debate):
     session, mod, a, b = people_debate()
     error = expect_error(services.NotAllowed, "not_your_turn", services.submit_post, a, "Early")
     assert "not started" in error.message
-    services.control(mod, "start")
+    controls.control(mod, "start")
     error = expect_error(services.NotAllowed, "not_your_turn", services.submit_post, b, "Me!")
     assert "alice" in error.message
-    services.control(mod, "pause")
+    controls.control(mod, "pause")
     expect_error(services.NotAllowed, "not_your_turn", services.submit_post, a, "Paused")
     assert not Post.objects.filter(session=session, kind=Post.Kind.ARGUMENT).exists()
 
@@ -280,7 +282,7 @@ def test_a_debater_outside_their_turn_is_refused(people_debate):
 @pytest.mark.parametrize("text", ["", "   \n\t ", None])
 def test_empty_posts_are_refused(people_debate, text):
     session, mod, a, _ = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     before = seqs(session)
     expect_error(services.InvalidInput, "empty", services.submit_post, a, text)
     expect_error(services.InvalidInput, "empty", services.submit_post, mod, text)
@@ -290,7 +292,7 @@ def test_empty_posts_are_refused(people_debate, text):
 def test_too_long_posts_are_refused_and_the_limit_is_allowed(people_debate):
     limit = settings.DELIBERATION["MAX_POST_CHARS"]
     session, mod, a, _ = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     before = seqs(session)
     expect_error(services.InvalidInput, "too_long", services.submit_post, a, "x" * (limit + 1))
     expect_error(services.InvalidInput, "too_long", services.submit_post, mod, "y" * (limit + 1))
@@ -307,7 +309,7 @@ def test_the_post_limit_follows_the_setting(people_debate, settings):
 
 def test_a_retried_client_msg_id_returns_the_first_post(people_debate):
     session, mod, a, b = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     first = services.submit_post(a, "Hello", client_msg_id="m-1", answer="Yes")
     assert first.created
     # The retry arrives after the turn moved on to bob: still acknowledged, not refused.
@@ -323,7 +325,7 @@ def test_a_retried_client_msg_id_returns_the_first_post(people_debate):
 
 def test_answers_are_validated_against_the_answer_format(people_debate):
     _, mod, a, _ = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     expect_error(services.InvalidInput, "answer", services.submit_post, a, "t", answer="Maybe")
     for bad in (1.5, -0.1, "high"):
         expect_error(
@@ -338,7 +340,7 @@ def test_answers_are_validated_against_the_answer_format(people_debate):
 def test_numeric_answers_are_stored_as_numbers(debate, alice, raw):
     session = debate(answer_format=DebateSession.AnswerFormat.NUMERIC, options=[])
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     post = services.submit_post(a, "My estimate.", answer=raw).post
     assert refreshed(post).answer == float(raw)
 
@@ -346,7 +348,7 @@ def test_numeric_answers_are_stored_as_numbers(debate, alice, raw):
 def test_a_non_number_numeric_answer_is_refused(debate, alice):
     session = debate(answer_format=DebateSession.AnswerFormat.NUMERIC, options=[])
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     expect_error(services.InvalidInput, "answer", services.submit_post, a, "t", answer="many")
 
 
@@ -354,7 +356,7 @@ def test_a_non_number_numeric_answer_is_refused(debate, alice):
 def test_a_non_finite_numeric_answer_is_refused(debate, alice, raw):
     session = debate(answer_format=DebateSession.AnswerFormat.NUMERIC, options=[])
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     try:
         services.submit_post(a, "t", answer=raw)
     except services.InvalidInput as exc:
@@ -453,7 +455,7 @@ def test_racing_duplicates_of_a_debater_post_make_one_post_and_both_are_acknowle
     people_debate,
 ):
     session, mod, a, _ = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     results = race_duplicates(session, a, "dup-2")
     assert Post.objects.filter(session=session, author=a).count() == 1
     assert all(isinstance(r, services.PostResult) for r in results), results
@@ -463,19 +465,20 @@ def test_racing_duplicates_of_a_debater_post_make_one_post_and_both_are_acknowle
 # --- moderator controls ------------------------------------------------------------------------
 def test_only_the_moderator_controls_the_session(people_debate):
     session, mod, a, _ = people_debate()
-    for action in services.CONTROL_ACTIONS:
-        expect_error(services.NotAllowed, "forbidden", services.control, a, action)
-    expect_error(services.InvalidInput, "unknown_action", services.control, mod, "explode")
+    for action in controls.CONTROL_ACTIONS:
+        expect_error(services.NotAllowed, "forbidden", controls.control, a, action)
+    expect_error(services.InvalidInput, "unknown_action", controls.control, mod, "explode")
     assert refreshed(session).status == DebateSession.Status.DRAFT
 
 
 def test_start_opens_round_one_and_asks_the_first_speaker(people_debate):
     session, mod, a, _ = people_debate()
-    services.control(mod, "start")
+    controls.control(mod, "start")
     session.refresh_from_db()
     assert session.status == DebateSession.Status.RUNNING and session.started_at
     assert list(session.rounds.values_list("number", "status")) == [(1, "open")]
-    assert Post.objects.get(session=session).text == "Round 1 begins."
+    assert Post.objects.get(session=session, kind="system").text == "Round 1 (discussion) begins."
+    assert Post.objects.get(session=session, kind="event").data == {"event": "start"}
     assert services.submit_post(a, "First!").created
 
 
@@ -485,7 +488,7 @@ def test_start_with_an_agent_first_queues_its_turn_and_enqueues_it_on_commit(
 ):
     session = debate(agents=[simulated_agent("Ada", parameters=FAST)])
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     turn = AgentTurn.objects.get(session=session)
     assert turn.status == AgentTurn.Status.QUEUED
     assert turn.participant.display_name == "Ada" and turn.round.number == 1
@@ -513,19 +516,19 @@ def test_start_with_an_agent_first_queues_its_turn_and_enqueues_it_on_commit(
 def test_invalid_transitions_are_refused(people_debate, setup, action):
     session, mod, _, _ = people_debate()
     for step in setup:
-        services.control(mod, step)
+        controls.control(mod, step)
     before = (refreshed(session).status, seqs(session))
-    expect_error(services.NotAllowed, "bad_state", services.control, mod, action)
+    expect_error(services.NotAllowed, "bad_state", controls.control, mod, action)
     assert (refreshed(session).status, seqs(session)) == before
 
 
 def test_pause_and_resume(people_debate):
     session, mod, a, _ = people_debate()
-    services.control(mod, "start")
-    services.control(mod, "pause")
+    controls.control(mod, "start")
+    controls.control(mod, "pause")
     assert refreshed(session).status == DebateSession.Status.PAUSED
     expect_error(services.NotAllowed, "not_your_turn", services.submit_post, a, "While paused")
-    services.control(mod, "resume")
+    controls.control(mod, "resume")
     assert refreshed(session).status == DebateSession.Status.RUNNING
     assert services.submit_post(a, "Back").created
 
@@ -533,10 +536,10 @@ def test_pause_and_resume(people_debate):
 def test_end_cancels_queued_agent_turns_and_posts_a_system_message(debate, simulated_agent):
     session = debate(agents=[simulated_agent("Ada", parameters=FAST)])
     mod = moderator_of(session)
-    services.control(mod, "start")
+    controls.control(mod, "start")
     turn = AgentTurn.objects.get(session=session)
     assert turn.status == AgentTurn.Status.QUEUED
-    services.control(mod, "end")
+    controls.control(mod, "end")
     session.refresh_from_db()
     assert session.status == DebateSession.Status.FINISHED and session.finished_at
     assert session.finish_reason == "ended by the moderator"
@@ -552,27 +555,31 @@ def test_end_cancels_queued_agent_turns_and_posts_a_system_message(debate, simul
 
 def test_end_a_draft(people_debate):
     session, mod, _, _ = people_debate()
-    services.control(mod, "end")
+    controls.control(mod, "end")
     session.refresh_from_db()
     assert session.status == DebateSession.Status.FINISHED
     assert not session.rounds.exists()
-    assert Post.objects.get(session=session).text == "Session finished: ended by the moderator."
+    assert (
+        Post.objects.get(session=session, kind="system").text
+        == "Session finished: ended by the moderator."
+    )
 
 
 def test_advance_closes_the_round_and_opens_the_next(people_debate):
     session, mod, a, b = people_debate(rounds=2)
-    services.control(mod, "start")
+    controls.control(mod, "start")
     services.submit_post(a, "A1")  # bob never answers
-    services.control(mod, "advance")
+    controls.control(mod, "advance")
     round_one, round_two = session.rounds.order_by("number")
     assert round_one.status == Round.Status.CLOSED and round_one.closed_at
     assert round_two.status == Round.Status.OPEN
-    assert Post.objects.filter(session=session).order_by("-seq").first().text == ("Round 2 begins.")
+    last = Post.objects.filter(session=session).order_by("-seq").first()
+    assert last.text == "Round 2 (discussion) begins."
     # Round 2 starts again with the first speaker.
     expect_error(services.NotAllowed, "not_your_turn", services.submit_post, b, "B1 late")
     services.submit_post(a, "A2")
     # Advancing the last round finishes the session.
-    services.control(mod, "advance")
+    controls.control(mod, "advance")
     session.refresh_from_db()
     assert session.status == DebateSession.Status.FINISHED
     assert session.finish_reason == "completed 2 rounds"
@@ -581,8 +588,8 @@ def test_advance_closes_the_round_and_opens_the_next(people_debate):
 def test_advance_cancels_the_queued_turn_of_a_skipped_agent(debate, simulated_agent):
     session = debate(agents=[simulated_agent("Ada", parameters=FAST)], rounds=2)
     mod = moderator_of(session)
-    services.control(mod, "start")
-    services.control(mod, "advance")
+    controls.control(mod, "start")
+    controls.control(mod, "advance")
     turns = list(AgentTurn.objects.filter(session=session).order_by("round__number"))
     assert [(t.round.number, t.status) for t in turns] == [(1, "cancelled"), (2, "queued")]
 
@@ -591,7 +598,7 @@ def test_advance_cancels_the_queued_turn_of_a_skipped_agent(debate, simulated_ag
 def test_execute_turn_stores_the_agents_post_and_records_the_call(debate, simulated_agent, alice):
     session = debate(agents=[simulated_agent("Ada", seed=7, parameters=FAST)], rounds=1)
     a = services.join_session(alice, session.invite_token)
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     turn = AgentTurn.objects.get(session=session)
 
     assert execute_turn(turn.pk).status == "done"
@@ -601,13 +608,15 @@ def test_execute_turn_stores_the_agents_post_and_records_the_call(debate, simula
     assert turn.status == AgentTurn.Status.DONE and post is not None
     assert post.kind == Post.Kind.ARGUMENT and post.author == turn.participant
     assert post.round.number == 1
-    assert post.text == turn.reply.strip()
+    # The post shows the argument; the closing ANSWER/CONFIDENCE lines stay on the turn.
+    assert post.text == strip_structured(turn.reply).strip()
+    assert "ANSWER:" in turn.reply and "ANSWER:" not in post.text
     parsed = parse_reply(turn.reply, "single_choice", ["Yes", "No"])
     assert post.answer == parsed.answer and post.answer in ("Yes", "No")
     assert post.confidence == parsed.confidence and 0 <= post.confidence <= 1
     assert [m["role"] for m in turn.prompt] == ["system", "user"]
     assert "Is the sky blue?" in turn.prompt[1]["content"]
-    assert "Round 1 begins." in turn.prompt[1]["content"]
+    assert "Round 1 (discussion) begins." in turn.prompt[1]["content"]
     assert turn.prompt_tokens > 0 and turn.completion_tokens > 0
     assert turn.latency_ms is not None and turn.latency_ms >= 0
     assert (turn.backend, turn.model, turn.attempts) == ("simulated", "simulated-1", 1)
@@ -632,7 +641,7 @@ def test_two_agents_finish_a_round_by_themselves(debate, simulated_agent):
         ],
         rounds=1,
     )
-    services.control(moderator_of(session), "start")
+    controls.control(moderator_of(session), "start")
     first = AgentTurn.objects.get(session=session)
     assert execute_turn(first.pk).status == "done"
     second = AgentTurn.objects.exclude(pk=first.pk).get(session=session)
@@ -650,13 +659,13 @@ def test_two_agents_finish_a_round_by_themselves(debate, simulated_agent):
 def test_execute_turn_while_paused_waits_for_resume(debate, simulated_agent):
     session = debate(agents=[simulated_agent("Ada", parameters=FAST)])
     mod = moderator_of(session)
-    services.control(mod, "start")
+    controls.control(mod, "start")
     turn = AgentTurn.objects.get(session=session)
-    services.control(mod, "pause")
+    controls.control(mod, "pause")
     assert execute_turn(turn.pk).status == "skipped"
     assert refreshed(turn).status == AgentTurn.Status.QUEUED
     assert not Post.objects.filter(session=session, kind=Post.Kind.ARGUMENT).exists()
-    services.control(mod, "resume")
+    controls.control(mod, "resume")
     assert execute_turn(turn.pk).status == "done"
     assert refreshed(turn).status == AgentTurn.Status.DONE
 
@@ -672,7 +681,7 @@ def test_ending_the_session_while_an_agent_speaks_keeps_its_reply_out(
     slow = {"simulated": {"token_delay": 0.05}}  # about two seconds of streaming
     session = debate(agents=[simulated_agent("Ada", parameters=slow)])
     mod = moderator_of(session)
-    services.control(mod, "start")
+    controls.control(mod, "start")
     turn = AgentTurn.objects.get(session=session)
     outcome: list = []
 
@@ -688,7 +697,7 @@ def test_ending_the_session_while_an_agent_speaks_keeps_its_reply_out(
     while refreshed(turn).status != AgentTurn.Status.RUNNING:
         assert time.monotonic() < deadline, "the turn was never claimed"
         time.sleep(0.01)
-    services.control(mod, "end")
+    controls.control(mod, "end")
     thread.join(timeout=30)
     assert outcome, "execute_turn did not return"
     last = Post.objects.filter(session=session).order_by("-seq").first()

@@ -19,7 +19,12 @@ def backend_for(profile: AgentProfile) -> Backend:
     if profile.backend == "simulated":
         from .simulated import SimulatedBackend
 
-        return SimulatedBackend(**(profile.parameters.get("simulated") or {}))
+        try:
+            return SimulatedBackend(**(profile.parameters.get("simulated") or {}))
+        except ValueError as exc:  # a misconfigured profile: say so, do not retry
+            raise BackendError(
+                f"simulated agent {profile.name} is misconfigured: {exc}", retryable=False
+            ) from None
     if profile.backend == "openai":
         from .openai import OpenAICompatibleBackend
 

@@ -1,0 +1,184 @@
+"""A session's answers per round and the final answer each rule recommends.
+
+Computed from the stored posts every time (one source for each fact), with the pure consensus
+library. Only usable answers count: unparsed agent answers, abstentions and skipped turns are
+left out of every vote, never replaced by a guess.
+
+Rules:
+
+* ``plurality`` - the most frequent final answer (Du et al. 2023); a tie gives no winner.
+* ``confidence_weighted`` - ReConcile's vote: sum of recalibrated confidences per answer
+  (Chen et al. 2023). A missing confidence gets the lowest weight (as p <= 0.6).
+* ``judge`` - the judge's last verdict (Khan et al. 2024): the judged answer if its probability
+  is at least 0.5, else the other side.
+* ``vote_only`` - the plurality of round 1's independent answers: the Debate-or-Vote baseline
+  (Choi et al. 2025), shown beside the final answer of every session.
+
+A participant's *final* answer is their latest usable answer in any round, so a participant who
+skipped a round (ReConcile, already agreeing) keeps the answer they gave before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from deliberation.consensus.votes import confidence_weighted_vote, plurality
+from deliberation.protocols import base as p
+from deliberation.protocols.registry import get_protocol
+
+from .answers import answer_key, is_correct
+from .models import DebateSession
+
+
+def representatives(session: DebateSession) -> dict[Hashable, Any]:
+    """Vote key -> the first answer given with that key, as it was written.
+
+    Keys normalise answers (free text casefolded, numbers snapped to the tolerance), so a
+    winning key is shown, and checked against gold, as an answer someone actually gave.
+    """
+    out: dict[Hashable, Any] = {}
+    answers = session.posts.filter(answer__isnull=False).order_by("seq").values_list(
+        "answer", flat=True
+    )
+    for answer in answers:
+        out.setdefault(answer_key(answer, session.answer_format, session.tolerance), answer)
+    return out
+
+
+@dataclass(frozen=True)
+class RuleResult:
+    rule: str
+    answer: Any  # None when the rule gives no winner
+    tied: list[Any] = field(default_factory=list)
+    support: float = 0.0  # the winner's share of the votes (or weight)
+    correct: bool | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    default_rule: str
+    final: RuleResult
+    rules: dict[str, RuleResult]
+    # round number -> participant id -> answer value (usable answers of debaters only)
+    rounds: dict[int, dict[int, Any]]
+    confidences: dict[int, dict[int, float | None]]
+
+    @property
+    def rules_disagree(self) -> bool:
+        answers = {repr(r.answer) for r in self.rules.values() if r.rule != "vote_only"}
+        return len(answers) > 1
+
+
+def session_outcome(session: DebateSession, state: p.SessionState | None = None) -> Outcome:
+    from .engine import load_state
+
+    state = state or load_state(session)
+    protocol = get_protocol(session.protocol)
+    debaters = {s.id for s in state.debaters}
+    rounds: dict[int, dict[int, Hashable]] = {}
+    confidences: dict[int, dict[int, float | None]] = {}
+    latest: dict[int, tuple[Hashable, float | None]] = {}
+    for view in state.rounds:
+        answers = {pid: a for pid, a in view.answers().items() if pid in debaters}
+        if answers:
+            rounds[view.number] = answers
+            confidences[view.number] = {
+                pid: c for pid, c in view.confidences().items() if pid in debaters
+            }
+        for pid, answer in answers.items():
+            latest[pid] = (answer, confidences[view.number].get(pid))
+    gold = session.gold_answer
+    originals = representatives(session)
+
+    def from_key(key: Hashable) -> Any:
+        if key in originals:
+            return originals[key]
+        return list(key) if isinstance(key, tuple) else key
+
+    def result(rule: str, vote) -> RuleResult:
+        answer = from_key(vote.winner) if vote.winner is not None else None
+        return RuleResult(
+            rule,
+            answer,
+            [from_key(t) for t in vote.tied],
+            round(vote.share, 4),
+            _correct(answer, gold, session),
+        )
+
+    final_answers = [a for a, _ in latest.values()]
+    rules = {
+        "plurality": result("plurality", plurality(final_answers)),
+        "confidence_weighted": result(
+            "confidence_weighted",
+            confidence_weighted_vote(
+                final_answers, [c if c is not None else 0.0 for _, c in latest.values()]
+            ),
+        ),
+        "vote_only": result("vote_only", plurality(list(rounds.get(1, {}).values()))),
+    }
+    if protocol.needs_judge:
+        rules["judge"] = _judge_rule(state, session, from_key)
+    default = protocol.final_rule if protocol.final_rule in rules else "plurality"
+    return Outcome(
+        default_rule=default,
+        final=rules[default],
+        rules=rules,
+        rounds={n: {pid: from_key(a) for pid, a in ans.items()} for n, ans in rounds.items()},
+        confidences=confidences,
+    )
+
+
+def _correct(answer: Any, gold: Any, session: DebateSession) -> bool | None:
+    if gold is None or answer is None:
+        return None if gold is None else False
+    return is_correct(answer, gold, session.answer_format, session.tolerance)
+
+
+def _judge_rule(state: p.SessionState, session: DebateSession, from_key) -> RuleResult:
+    judges = {s.id for s in state.judges}
+    sides = [s.side for s in state.debaters if s.side]
+    verdict = None
+    for view in state.rounds:
+        for c in view.contributions:
+            if c.participant_id in judges and c.status == "answered" and c.answer is not None:
+                verdict = (from_key(c.answer), c.confidence)
+    if verdict is None:
+        return RuleResult("judge", None)
+    answer, probability = verdict
+    probability = 1.0 if probability is None else probability
+    if probability < 0.5 and len(sides) == 2 and answer in sides:
+        answer, probability = sides[1 - sides.index(answer)], 1 - probability
+    return RuleResult(
+        "judge", answer, [], round(probability, 4), _correct(answer, session.gold_answer, session)
+    )
+
+
+RULE_TITLES = {
+    "plurality": "Plurality",
+    "confidence_weighted": "Confidence-weighted (ReConcile)",
+    "judge": "Judge's verdict",
+    "vote_only": "Vote only (round 1)",
+}
+
+
+def outcome_data(outcome: Outcome) -> dict[str, Any]:
+    """JSON-safe summary for the live state and the JSON WebSocket protocol."""
+
+    def rule(r: RuleResult) -> dict[str, Any]:
+        return {
+            "rule": r.rule,
+            "title": RULE_TITLES.get(r.rule, r.rule),
+            "answer": r.answer,
+            "tied": r.tied,
+            "support": r.support,
+            "correct": r.correct,
+        }
+
+    return {
+        "default_rule": outcome.default_rule,
+        "final": rule(outcome.final),
+        "rules": [rule(r) for r in outcome.rules.values()],
+        "disagree": outcome.rules_disagree,
+    }
