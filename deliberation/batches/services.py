@@ -1,0 +1,475 @@
+"""Batch runs: create, start, advance, resume, and tabulate.
+
+A run keeps at most ``concurrency`` sessions going. Each session is an ordinary session (same
+engine, protocols, Celery agent turns); when one finishes, ``on_session_finished`` records the
+item's result and starts the next pending question. Every step is a transaction that locks the
+run row, so parallel workers never start the same question twice, and a crashed worker loses
+nothing: ``resume_run`` re-asks the protocol of every unfinished session for its pending turns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Q, Sum
+from django.utils import timezone
+
+from deliberation.agents.models import AgentProfile, AgentTurn
+from deliberation.debates import controls, engine, services
+from deliberation.debates.answers import AnswerError, clean_answer
+from deliberation.debates.models import DebateSession, Participant
+from deliberation.debates.outcomes import session_outcome
+from deliberation.protocols import base as p
+from deliberation.protocols.registry import get_protocol
+
+from .models import BatchItem, BatchRun
+
+MAX_QUESTIONS = 100_000
+MAX_CONCURRENCY = 64
+
+
+class BatchError(services.InvalidInput):
+    """A question set or run configuration that cannot be used; ``problems`` lists each."""
+
+    def __init__(self, message: str, problems: Sequence[str] = ()):
+        super().__init__(message, "batch")
+        self.problems = list(problems)
+
+
+# --- question sets -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Question:
+    question: str
+    options: list[str] = field(default_factory=list)
+    gold: Any = None
+
+
+def parse_questions(data: bytes | str, filename: str, answer_format: str) -> list[Question]:
+    """Read a question set: CSV (columns ``question``, ``options``, ``gold``) or JSONL.
+
+    In CSV, options are separated by ``|``; in JSONL, ``options`` is a list. ``gold`` (also
+    accepted as ``answer``) is optional. All or nothing: every bad row is reported with its line
+    number and reason, and nothing is created while any row is bad.
+    """
+    text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
+    rows: list[tuple[int, dict[str, Any]]] = []
+    problems: list[str] = []
+    if filename.lower().endswith((".jsonl", ".ndjson", ".json")):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError as exc:
+                problems.append(f"line {number}: not valid JSON ({exc.msg})")
+                continue
+            if not isinstance(row, dict):
+                problems.append(f"line {number}: expected a JSON object")
+                continue
+            rows.append((number, row))
+    else:
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or "question" not in reader.fieldnames:
+            raise BatchError("The CSV needs a header row with a 'question' column.")
+        for row in reader:
+            options = row.get("options") or ""
+            rows.append(
+                (
+                    reader.line_num,
+                    {
+                        "question": row.get("question"),
+                        "options": [o.strip() for o in options.split("|") if o.strip()],
+                        "gold": row.get("gold") or row.get("answer") or None,
+                    },
+                )
+            )
+    questions = []
+    for number, row in rows:
+        question = str(row.get("question") or "").strip()
+        options = row.get("options") or []
+        gold = row.get("gold", row.get("answer"))
+        if not question:
+            problems.append(f"line {number}: the question is empty")
+            continue
+        if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
+            problems.append(f"line {number}: options must be a list of strings")
+            continue
+        options = [o.strip() for o in options if o.strip()]
+        if answer_format in services.CHOICE_FORMATS and len(options) < 2:
+            problems.append(f"line {number}: a {answer_format} question needs two options")
+            continue
+        if gold not in (None, ""):
+            try:
+                gold = clean_answer(gold, answer_format, options)
+            except AnswerError as exc:
+                problems.append(f"line {number}: gold answer {gold!r}: {exc}")
+                continue
+        else:
+            gold = None
+        questions.append(Question(question, options, gold))
+    if not problems and not questions:
+        problems.append("the file holds no questions")
+    if len(questions) > MAX_QUESTIONS:
+        problems.append(f"at most {MAX_QUESTIONS} questions per run")
+    if problems:
+        raise BatchError(
+            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the question set; "
+            "nothing was imported.",
+            problems,
+        )
+    return questions
+
+
+# --- runs --------------------------------------------------------------------------------------
+def create_run(
+    *,
+    user,
+    name: str,
+    questions: Sequence[Question],
+    protocol: str,
+    agents: Sequence[AgentProfile],
+    judge: AgentProfile | None = None,
+    protocol_settings: dict[str, Any] | None = None,
+    answer_format: str = "single_choice",
+    tolerance: float = 0.0,
+    concurrency: int = 4,
+) -> BatchRun:
+    try:
+        proto = get_protocol(protocol)
+        cleaned = proto.clean_settings(protocol_settings)
+    except (KeyError, p.SettingsError) as exc:
+        raise BatchError(str(exc).strip("'\"")) from exc
+    if len(agents) < 1:
+        raise BatchError("Choose at least one agent.")
+    if proto.debater_count and len(agents) != proto.debater_count:
+        raise BatchError(f"{proto.title} needs exactly {proto.debater_count} debating agents.")
+    if proto.needs_judge and judge is None:
+        raise BatchError(f"{proto.title} needs a judge agent.")
+    if not 1 <= int(concurrency) <= MAX_CONCURRENCY:
+        raise BatchError(f"Concurrency must be between 1 and {MAX_CONCURRENCY}.")
+    with transaction.atomic():
+        run = BatchRun.objects.create(
+            name=name.strip()[:200] or "Batch run",
+            protocol=protocol,
+            protocol_settings=cleaned,
+            answer_format=answer_format,
+            tolerance=tolerance,
+            agent_ids=[a.pk for a in agents],
+            judge_id=judge.pk if judge else None,
+            concurrency=int(concurrency),
+            created_by=user,
+        )
+        BatchItem.objects.bulk_create(
+            BatchItem(run=run, index=i, question=q.question, options=q.options, gold=q.gold)
+            for i, q in enumerate(questions)
+        )
+    return run
+
+
+def start_run(run: BatchRun) -> BatchRun:
+    with transaction.atomic():
+        run = BatchRun.objects.select_for_update().get(pk=run.pk)
+        if run.status == BatchRun.Status.PENDING:
+            run.status, run.started_at = BatchRun.Status.RUNNING, timezone.now()
+            run.save(update_fields=["status", "started_at"])
+    fill(run.pk)
+    return run
+
+
+def fill(run_id: int) -> int:
+    """Start pending questions until ``concurrency`` sessions run; returns how many started."""
+    started = 0
+    while True:
+        with transaction.atomic():
+            run = BatchRun.objects.select_for_update().get(pk=run_id)
+            if run.status != BatchRun.Status.RUNNING:
+                return started
+            running = run.items.filter(status=BatchItem.Status.RUNNING).count()
+            item = (
+                run.items.filter(status=BatchItem.Status.PENDING).order_by("index").first()
+                if running < run.concurrency
+                else None
+            )
+            if item is None:
+                if running == 0:
+                    run.status, run.finished_at = BatchRun.Status.FINISHED, timezone.now()
+                    run.save(update_fields=["status", "finished_at"])
+                return started
+            _start_item(run, item)
+            started += 1
+
+
+def _start_item(run: BatchRun, item: BatchItem) -> None:
+    profiles = {a.pk: a for a in AgentProfile.objects.filter(pk__in=run.agent_ids)}
+    judge = AgentProfile.objects.filter(pk=run.judge_id).first() if run.judge_id else None
+    session = services.create_session(
+        moderator=run.created_by,
+        title=f"{run.name} #{item.index + 1}",
+        question=item.question,
+        answer_format=run.answer_format,
+        options=item.options,
+        tolerance=run.tolerance,
+        gold_answer=item.gold,
+        protocol=run.protocol,
+        protocol_settings=run.protocol_settings,
+        agent_profiles=[profiles[i] for i in run.agent_ids],
+        judge_profile=judge,
+    )
+    item.session, item.status = session, BatchItem.Status.RUNNING
+    item.save(update_fields=["session", "status"])
+    moderator = session.participants.get(role=Participant.Role.MODERATOR)
+    try:
+        controls.control(moderator, "start")
+    except services.ServiceError as exc:
+        item.status, item.error = BatchItem.Status.FAILED, exc.message
+        item.save(update_fields=["status", "error"])
+
+
+def on_session_finished(session_id: int) -> None:
+    """Record a finished question's result and start the next one (signal receiver)."""
+    item = BatchItem.objects.filter(session_id=session_id).select_related("session").first()
+    if item is None:
+        return
+    with transaction.atomic():
+        item = BatchItem.objects.select_for_update().select_related("session").get(pk=item.pk)
+        if item.status != BatchItem.Status.RUNNING:
+            return
+        item.result = item_result(item.session)
+        item.status = BatchItem.Status.DONE
+        item.save(update_fields=["result", "status"])
+    fill(item.run_id)
+
+
+def resume_run(run: BatchRun) -> dict[str, int]:
+    """Pick a run up after a crash: nothing finished is redone, nothing open is lost.
+
+    Agent turns whose worker died (running with an expired lease) go back to the queue; each
+    unfinished session's protocol is asked again for its pending turns (which re-enqueues any
+    queued turn whose task was lost); then pending questions start up to the concurrency.
+    """
+    now = timezone.now()
+    requeued = AgentTurn.objects.filter(
+        session__batch_item__run=run, status=AgentTurn.Status.RUNNING, lease_until__lt=now
+    ).update(status=AgentTurn.Status.QUEUED, lease_until=None)
+    resumed = 0
+    for item in run.items.filter(status=BatchItem.Status.RUNNING).exclude(session=None):
+        with transaction.atomic():
+            session = DebateSession.objects.select_for_update().get(pk=item.session_id)
+            if session.status == DebateSession.Status.FINISHED:
+                transaction.on_commit(lambda sid=session.pk: on_session_finished(sid))
+                continue
+            if session.status == DebateSession.Status.RUNNING:
+                engine.dispatch(session, p.Resumed())
+                resumed += 1
+    with transaction.atomic():
+        run = BatchRun.objects.select_for_update().get(pk=run.pk)
+        if run.status in (BatchRun.Status.PENDING, BatchRun.Status.FINISHED) and (
+            run.items.exclude(status=BatchItem.Status.DONE).exists()
+        ):
+            run.status = BatchRun.Status.RUNNING
+            run.save(update_fields=["status"])
+    started = fill(run.pk)
+    return {"requeued_turns": requeued, "resumed_sessions": resumed, "started": started}
+
+
+# --- results -----------------------------------------------------------------------------------
+def item_result(session: DebateSession) -> dict[str, Any]:
+    """Correctness per round per debater position and per rule, tokens and cost (JSON)."""
+    from deliberation.debates.answers import is_correct
+
+    outcome = session_outcome(session)
+    positions = dict(
+        session.participants.filter(role=Participant.Role.DEBATER).values_list("pk", "position")
+    )
+    gold = session.gold_answer
+    rounds: dict[str, dict[str, bool | None]] = {}
+    for number, answers in outcome.rounds.items():
+        rounds[str(number)] = {
+            str(positions[pid]): (
+                is_correct(answer, gold, session.answer_format, session.tolerance)
+                if gold is not None
+                else None
+            )
+            for pid, answer in answers.items()
+            if pid in positions
+        }
+    usage = session.agent_turns.aggregate(
+        prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"), cost=Sum("cost_usd")
+    )
+    return {
+        "rounds": rounds,
+        "rules": {name: r.correct for name, r in outcome.rules.items()},
+        "answers": {name: r.answer for name, r in outcome.rules.items()},
+        "default_rule": outcome.default_rule,
+        "prompt_tokens": usage["prompt"] or 0,
+        "completion_tokens": usage["completion"] or 0,
+        "cost_usd": str(usage["cost"] or Decimal(0)),
+    }
+
+
+@dataclass
+class RunTable:
+    """Accuracy per round for each participant and for each rule, with usage totals."""
+
+    participants: list[str]
+    rounds: list[int]
+    per_participant: dict[str, dict[int, float | None]]  # name -> round -> accuracy
+    per_rule: dict[str, float | None]  # rule -> accuracy of its final answer
+    done: int
+    total: int
+    failed: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: Decimal
+    default_rule: str
+
+    def rows(self) -> list[list[str]]:
+        """The table as text rows (header first), for the terminal and CSV."""
+        header = ["who", *[f"round {n}" for n in self.rounds], "final"]
+        out = [header]
+        for name in self.participants:
+            accs = self.per_participant.get(name, {})
+            out.append([name, *[_pct(accs.get(n)) for n in self.rounds], ""])
+        for rule, acc in self.per_rule.items():
+            label = f"rule: {rule}" + (" (default)" if rule == self.default_rule else "")
+            out.append([label, *["" for _ in self.rounds], _pct(acc)])
+        return out
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.1f}%"
+
+
+def run_table(run: BatchRun) -> RunTable:
+    profiles = {a.pk: a.name for a in AgentProfile.objects.filter(pk__in=run.agent_ids)}
+    names = []
+    for position, agent_id in enumerate(run.agent_ids, start=1):
+        names.append(f"{position}. {profiles.get(agent_id, agent_id)}")
+    correct: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    rule_correct: dict[str, int] = defaultdict(int)
+    rounds: set[int] = set()
+    done = 0
+    tokens_in = tokens_out = 0
+    cost = Decimal(0)
+    default_rule = get_protocol(run.protocol).final_rule
+    for result in run.items.filter(status=BatchItem.Status.DONE).values_list("result", flat=True):
+        if not result:
+            continue
+        done += 1
+        for number, by_position in result["rounds"].items():
+            rounds.add(int(number))
+            for position, ok in by_position.items():
+                if ok:
+                    correct[names[int(position) - 1]][int(number)] += 1
+        for rule, ok in result["rules"].items():
+            rule_correct.setdefault(rule, 0)
+            if ok:
+                rule_correct[rule] += 1
+        tokens_in += result["prompt_tokens"]
+        tokens_out += result["completion_tokens"]
+        cost += Decimal(result["cost_usd"])
+        default_rule = result.get("default_rule", default_rule)
+    has_gold = run.items.filter(gold__isnull=False).exists()
+    ordered_rounds = sorted(rounds)
+    counts = run.items.aggregate(
+        total=Count("id"), failed=Count("id", filter=Q(status=BatchItem.Status.FAILED))
+    )
+    return RunTable(
+        participants=names,
+        rounds=ordered_rounds,
+        per_participant={
+            name: {
+                n: (correct[name][n] / done if done and has_gold else None) for n in ordered_rounds
+            }
+            for name in names
+        },
+        per_rule={
+            rule: (hits / done if done and has_gold else None)
+            for rule, hits in sorted(rule_correct.items(), key=lambda kv: _rule_order(kv[0]))
+        },
+        done=done,
+        total=counts["total"],
+        failed=counts["failed"],
+        prompt_tokens=tokens_in,
+        completion_tokens=tokens_out,
+        cost_usd=cost,
+        default_rule=default_rule,
+    )
+
+
+def _rule_order(rule: str) -> int:
+    order = ["vote_only", "plurality", "confidence_weighted", "judge"]
+    return order.index(rule) if rule in order else len(order)
+
+
+def progress(run: BatchRun) -> dict[str, int]:
+    counts = dict(
+        run.items.values_list("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    total = sum(counts.values())
+    finished = counts.get(BatchItem.Status.DONE, 0) + counts.get(BatchItem.Status.FAILED, 0)
+    return {
+        "total": total,
+        "done": counts.get(BatchItem.Status.DONE, 0),
+        "failed": counts.get(BatchItem.Status.FAILED, 0),
+        "running": counts.get(BatchItem.Status.RUNNING, 0),
+        "pending": counts.get(BatchItem.Status.PENDING, 0),
+        "percent": round(100 * finished / total) if total else 0,
+    }
+
+
+def resolve_profiles(specs: Iterable[str]) -> list[AgentProfile]:
+    """Agent profiles by id or exact name; ``sim:accuracy=0.6,conformity=0.5`` makes (or
+    reuses) a simulated profile with that behaviour, named after the spec."""
+    profiles = []
+    for spec in specs:
+        spec = spec.strip()
+        if spec.startswith("sim:"):
+            profiles.append(_simulated_profile(spec))
+            continue
+        profile = (
+            AgentProfile.objects.filter(pk=int(spec)).first()
+            if spec.isdigit()
+            else AgentProfile.objects.filter(name=spec).first()
+        )
+        if profile is None:
+            raise BatchError(f"No agent profile {spec!r}.")
+        profiles.append(profile)
+    return profiles
+
+
+def _simulated_profile(spec: str) -> AgentProfile:
+    params: dict[str, Any] = {}
+    for part in filter(None, spec[4:].split(",")):
+        key, _, value = part.partition("=")
+        key = key.strip()
+        try:
+            params[key] = json.loads(value) if value else True
+        except ValueError:
+            params[key] = value
+    seed = params.pop("seed", 0)
+    try:
+        from deliberation.agents.backends.simulated import SimulatedBackend
+
+        SimulatedBackend(token_delay=0, **params)
+    except (TypeError, ValueError) as exc:
+        raise BatchError(f"{spec}: {exc}") from None
+    params["token_delay"] = 0
+    profile, _ = AgentProfile.objects.get_or_create(
+        name=f"{spec}|seed={seed}"[:100],
+        defaults={
+            "backend": "simulated",
+            "model": "simulated-1",
+            "seed": int(seed),
+            "parameters": {"simulated": params},
+        },
+    )
+    return profile
