@@ -8,6 +8,7 @@ turn row, locked, is still ``running``; so a duplicated or redelivered task neve
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import random
 import time
@@ -40,8 +41,9 @@ def request_agent_turn(
 ) -> AgentTurn:
     """Create the turn row (once per slot) and enqueue its task when the transaction commits.
 
-    Asking again for a turn that is still queued enqueues it again: harmless, because the task
-    is idempotent, and it heals a task lost with a broker.
+    Protocols re-request pending turns after every event; a turn already queued is not sent
+    again (that would flood the broker with duplicates in simultaneous rounds). Turns that must
+    be sent again, after a pause or a crash, are re-sent by :func:`requeue_turns`.
     """
     turn, created = AgentTurn.objects.get_or_create(
         round=rnd,
@@ -49,10 +51,26 @@ def request_agent_turn(
         step=target.pk if target else 0,
         defaults={"session": session, "target": target},
     )
-    if created or turn.status == AgentTurn.Status.QUEUED:
+    if created:
         turn_id = turn.pk
         transaction.on_commit(lambda: enqueue_turn(turn_id))
     return turn
+
+
+def requeue_turns(session: DebateSession) -> int:
+    """Send the tasks of the session's queued turns again (idempotent: a duplicate is skipped).
+
+    Used on resume: a task that found the session paused returned without running its turn,
+    and a task lost with a broker or a crashed worker is replaced.
+    """
+    ids = list(
+        AgentTurn.objects.filter(session=session, status=AgentTurn.Status.QUEUED).values_list(
+            "pk", flat=True
+        )
+    )
+    for turn_id in ids:
+        transaction.on_commit(lambda turn_id=turn_id: enqueue_turn(turn_id))
+    return len(ids)
 
 
 # Where queued turns go: Celery by default; ``run_locally`` collects them instead, so a batch
@@ -104,12 +122,20 @@ class Outcome:
 
 
 def turn_seed(turn: AgentTurn) -> int:
-    """A stable seed per (profile seed, session, round, participant, target): same seed, same
-    session."""
-    profile_seed = turn.participant.agent_profile.seed
-    key = f"{profile_seed}:{turn.session_id}:{turn.round.number}:{turn.participant_id}"
-    if turn.step:
-        key += f":{turn.step}"
+    """A stable seed from the profile's seed, the question, the round and the speaking
+    positions: same seed, same session, whatever the database ids (a session replayed in
+    another database, or the same question in two batch runs, gets the same draws)."""
+    session = turn.session
+    key = json.dumps(
+        [
+            turn.participant.agent_profile.seed,
+            session.question,
+            session.options,
+            turn.round.number,
+            turn.participant.position,
+            turn.target.position if turn.target_id else None,
+        ]
+    )
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
 
@@ -411,7 +437,8 @@ def _store_reply(turn_id: int, completion, repair: Repair | None, latency_ms: in
                 session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
             )
             return Outcome("cancelled")
-        stored = _read_answer(session, turn, completion, repair)
+        state = engine.load_state(session)
+        stored = _read_answer(session, turn, completion, repair, state)
         post = store_post(
             session,
             turn.round,
@@ -423,6 +450,7 @@ def _store_reply(turn_id: int, completion, repair: Repair | None, latency_ms: in
             target_id=turn.target_id,
             parse_status=stored.parse_status,
             data=stored.data,
+            state=state,
         )
         profile = turn.participant.agent_profile
         prompt_tokens, completion_tokens = completion.prompt_tokens, completion.completion_tokens
@@ -471,10 +499,11 @@ class _Stored:
     data: dict
 
 
-def _read_answer(session, turn, completion, repair: Repair | None) -> _Stored:
+def _read_answer(session, turn, completion, repair: Repair | None, state) -> _Stored:
     """The post to store from the reply (and the repair reply, if one was needed)."""
     options = shown_options(session, turn)
-    kind = "review" if turn.target_id else _answer_kind(session, turn)
+    brief = get_protocol(session.protocol).brief(state, (turn.participant_id, turn.target_id))
+    kind = "review" if turn.target_id else brief.answer_kind
     text = strip_structured(completion.text).strip() or "(no argument given)"
     status = Post.ParseStatus.PARSED
     parsed = parse_reply(completion.text, session.answer_format, options, answer_kind=kind)
@@ -493,13 +522,6 @@ def _read_answer(session, turn, completion, repair: Repair | None) -> _Stored:
     except AnswerError:
         return _Stored(text, None, None, Post.ParseStatus.UNPARSED, {})
     return _Stored(text, answer, parsed.confidence, status, {})
-
-
-def _answer_kind(session: DebateSession, turn: AgentTurn) -> str:
-    brief = get_protocol(session.protocol).brief(
-        engine.load_state(session), (turn.participant_id, turn.target_id)
-    )
-    return brief.answer_kind
 
 
 def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:

@@ -23,6 +23,7 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from deliberation.agents.models import AgentProfile, AgentTurn
+from deliberation.agents.services import requeue_turns
 from deliberation.debates import controls, engine, services
 from deliberation.debates.answers import AnswerError, clean_answer
 from deliberation.debates.models import DebateSession, Participant
@@ -61,7 +62,7 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
     """
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     rows: list[tuple[int, dict[str, Any]]] = []
-    problems: list[str] = []
+    problems: list[tuple[int, str]] = []
     if filename.lower().endswith((".jsonl", ".ndjson", ".json")):
         for number, line in enumerate(text.splitlines(), start=1):
             if not line.strip():
@@ -69,10 +70,10 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                problems.append(f"line {number}: not valid JSON ({exc.msg})")
+                problems.append((number, f"not valid JSON ({exc.msg})"))
                 continue
             if not isinstance(row, dict):
-                problems.append(f"line {number}: expected a JSON object")
+                problems.append((number, "expected a JSON object"))
                 continue
             rows.append((number, row))
     else:
@@ -97,33 +98,34 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
         options = row.get("options") or []
         gold = row.get("gold", row.get("answer"))
         if not question:
-            problems.append(f"line {number}: the question is empty")
+            problems.append((number, "the question is empty"))
             continue
         if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
-            problems.append(f"line {number}: options must be a list of strings")
+            problems.append((number, "options must be a list of strings"))
             continue
         options = [o.strip() for o in options if o.strip()]
         if answer_format in services.CHOICE_FORMATS and len(options) < 2:
-            problems.append(f"line {number}: a {answer_format} question needs two options")
+            problems.append((number, f"a {answer_format} question needs two options"))
             continue
         if gold not in (None, ""):
             try:
                 gold = clean_answer(gold, answer_format, options)
             except AnswerError as exc:
-                problems.append(f"line {number}: gold answer {gold!r}: {exc}")
+                problems.append((number, f"gold answer {gold!r}: {exc}"))
                 continue
         else:
             gold = None
         questions.append(Question(question, options, gold))
-    if not problems and not questions:
-        problems.append("the file holds no questions")
+    messages = [f"line {n}: {text}" for n, text in sorted(problems, key=lambda p: p[0])]
+    if not messages and not questions:
+        messages.append("the file holds no questions")
     if len(questions) > MAX_QUESTIONS:
-        problems.append(f"at most {MAX_QUESTIONS} questions per run")
-    if problems:
+        messages.append(f"at most {MAX_QUESTIONS} questions per run")
+    if messages:
         raise BatchError(
-            f"{len(problems)} problem{'s' if len(problems) != 1 else ''} in the question set; "
+            f"{len(messages)} problem{'s' if len(messages) != 1 else ''} in the question set; "
             "nothing was imported.",
-            problems,
+            messages,
         )
     return questions
 
@@ -239,7 +241,11 @@ def on_session_finished(session_id: int) -> None:
     if item is None:
         return
     with transaction.atomic():
-        item = BatchItem.objects.select_for_update().select_related("session").get(pk=item.pk)
+        item = (
+            BatchItem.objects.select_for_update(of=("self",))
+            .select_related("session")
+            .get(pk=item.pk)
+        )
         if item.status != BatchItem.Status.RUNNING:
             return
         item.result = item_result(item.session)
@@ -268,6 +274,7 @@ def resume_run(run: BatchRun) -> dict[str, int]:
                 continue
             if session.status == DebateSession.Status.RUNNING:
                 engine.dispatch(session, p.Resumed())
+                requeue_turns(session)
                 resumed += 1
     with transaction.atomic():
         run = BatchRun.objects.select_for_update().get(pk=run.pk)

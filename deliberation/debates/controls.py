@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from deliberation.agents.services import requeue_turns
 from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
@@ -66,6 +67,7 @@ def control(participant: Participant, action: str, **params: Any) -> DebateSessi
             engine.resume_deadlines(session)
             add_event(session, who, "The moderator resumed the session.", event="resume")
             engine.dispatch(session, p.Resumed())
+            requeue_turns(session)
         elif action == "advance":
             rnd = engine.current_round(session)
             if rnd is None or rnd.status != rnd.Status.OPEN:

@@ -39,8 +39,8 @@ def representatives(session: DebateSession) -> dict[Hashable, Any]:
     winning key is shown, and checked against gold, as an answer someone actually gave.
     """
     out: dict[Hashable, Any] = {}
-    answers = session.posts.filter(answer__isnull=False).order_by("seq").values_list(
-        "answer", flat=True
+    answers = (
+        session.posts.filter(answer__isnull=False).order_by("seq").values_list("answer", flat=True)
     )
     for answer in answers:
         out.setdefault(answer_key(answer, session.answer_format, session.tolerance), answer)

@@ -114,9 +114,7 @@ def test_every_protocol_runs_to_the_end_with_a_person_and_two_agents(
     me = services.join_session(alice, session.invite_token)
     if protocol == "socratic":
         # Two sides exactly: the person takes one side against Agent 1.
-        session.participants.filter(display_name="Agent 2").update(
-            role=Participant.Role.OBSERVER
-        )
+        session.participants.filter(display_name="Agent 2").update(role=Participant.Role.OBSERVER)
     run_locally(lambda: controls.control(mod_of(session), "start"))
     turns = play_person(session, me)
     session = fresh(session)
@@ -456,8 +454,11 @@ def test_answers_in_every_format_are_validated_for_people(moderator, alice):
         with pytest.raises(services.InvalidInput):
             services.submit_post(me, "x", answer=bad)
         post = services.submit_post(me, "x", answer=good).post
-        assert post.answer == {
-            "multiple_choice": ["A", "C"],
-            "ranking": ["B", "A", "C"],
-            "numeric": 12.5,
-        }[fmt]
+        assert (
+            post.answer
+            == {
+                "multiple_choice": ["A", "C"],
+                "ranking": ["B", "A", "C"],
+                "numeric": 12.5,
+            }[fmt]
+        )
