@@ -24,7 +24,12 @@ from deliberation.debates import broadcast, engine
 from deliberation.debates.answers import AnswerError, answer_key, clean_answer
 from deliberation.debates.models import DebateSession, Participant, Post, Round
 from deliberation.debates.serializers import anonymised, participant_data
-from deliberation.debates.services import add_system_post, posts_after, store_post
+from deliberation.debates.services import (
+    add_system_post,
+    posts_after,
+    store_post,
+    verdict_options,
+)
 from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
@@ -139,9 +144,14 @@ def turn_seed(turn: AgentTurn) -> int:
     return int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "big")
 
 
-def shown_options(session: DebateSession, turn: AgentTurn) -> list[str]:
-    """The options in the order this agent sees them (seeded per turn when shuffling is on)."""
+def shown_options(session: DebateSession, turn: AgentTurn, state=None) -> list[str]:
+    """The options in the order this agent sees them (seeded per turn when shuffling is on).
+
+    A judge chooses between the two answers the debaters defend, not among all options.
+    """
     options = list(session.options)
+    if state is not None and turn.participant.role == Participant.Role.JUDGE:
+        options = verdict_options(session, state)
     if session.protocol_settings.get("shuffle_options"):
         random.Random(f"options:{turn_seed(turn)}").shuffle(options)
     return options
@@ -274,7 +284,7 @@ def _build_request(session: DebateSession, turn: AgentTurn) -> CompletionRequest
     shuffle = bool(session.protocol_settings.get("shuffle_others"))
     if shuffle:
         posts = _shuffle_others(posts, turn.participant_id, rng)
-    options = shown_options(session, turn)
+    options = shown_options(session, turn, state)
     latest = _latest_answers(posts, state.round)
     groups = _groups(latest, session, rng if shuffle else None)
     target_name = None
@@ -501,7 +511,7 @@ class _Stored:
 
 def _read_answer(session, turn, completion, repair: Repair | None, state) -> _Stored:
     """The post to store from the reply (and the repair reply, if one was needed)."""
-    options = shown_options(session, turn)
+    options = shown_options(session, turn, state)
     brief = get_protocol(session.protocol).brief(state, (turn.participant_id, turn.target_id))
     kind = "review" if turn.target_id else brief.answer_kind
     text = strip_structured(completion.text).strip() or "(no argument given)"

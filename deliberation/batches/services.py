@@ -469,9 +469,10 @@ def _simulated_profile(spec: str) -> AgentProfile:
         SimulatedBackend(token_delay=0, **params)
     except (TypeError, ValueError) as exc:
         raise BatchError(f"{spec}: {exc}") from None
+    name = "sim:" + ",".join([*(f"{k}={v}" for k, v in sorted(params.items())), f"seed={seed}"])
     params["token_delay"] = 0
     profile, _ = AgentProfile.objects.get_or_create(
-        name=f"{spec}|seed={seed}"[:100],
+        name=name[:100],
         defaults={
             "backend": "simulated",
             "model": "simulated-1",

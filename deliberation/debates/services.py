@@ -261,6 +261,13 @@ def submit_post(
             if not mine:
                 raise NotAllowed(_why_not_your_turn(session), "not_your_turn")
             slot = mine[0]
+            if participant.role == Participant.Role.JUDGE and answer is not None:
+                sides = verdict_options(session, state)
+                if answer not in sides:
+                    raise InvalidInput(
+                        f"A verdict names one of the defended answers: {', '.join(sides)}.",
+                        "answer",
+                    )
             data: dict[str, Any] = {}
             if slot[1] is not None:  # a review: its score is the structured answer
                 if score is None:
@@ -288,6 +295,15 @@ def submit_post(
         if existing is None:
             raise
         return PostResult(existing, created=False)
+
+
+def verdict_options(session: DebateSession, state: p.SessionState) -> list[str]:
+    """What a judge chooses between: the answers the two debaters defend (all options when
+    the sides are not options of the question)."""
+    sides = [d.side for d in state.debaters if d.side]
+    if len(sides) == 2 and all(side in session.options for side in sides):
+        return sides
+    return list(session.options)
 
 
 def _int_or_none(value: Any) -> int | None:

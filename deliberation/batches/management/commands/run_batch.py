@@ -145,8 +145,10 @@ class Command(BaseCommand):
             f"{state['done']}/{state['total']} done, {state['running']} running, "
             f"{state['failed']} failed"
         )
-        self.stdout.write(line, ending="")
-        sys.stdout.flush()
+        if line != getattr(self, "_last_line", None):
+            self._last_line = line
+            self.stdout.write(line, ending="")
+            sys.stdout.flush()
         return state
 
     def _print(self, table: services.RunTable) -> None:
