@@ -35,3 +35,14 @@ def send_now(session_id: int, message: dict[str, Any]) -> None:
 
 def send_on_commit(session_id: int, message: dict[str, Any]) -> None:
     transaction.on_commit(lambda: send_now(session_id, message))
+
+
+def changed_on_commit(session_id: int) -> None:
+    """Announce that the session's stored state changed, once the transaction commits.
+
+    Sent with every published state (each protocol event) and each private opinion, so
+    receivers such as the live metrics recompute once per change, not once per viewer.
+    """
+    from .signals import session_changed
+
+    transaction.on_commit(lambda: session_changed.send(sender=None, id=session_id))

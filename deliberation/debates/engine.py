@@ -359,3 +359,4 @@ def state_data(session: DebateSession) -> dict:
 
 def publish_state(session: DebateSession) -> None:
     broadcast.send_on_commit(session.pk, {"type": "session.state", "state": state_data(session)})
+    broadcast.changed_on_commit(session.pk)

@@ -475,4 +475,5 @@ def submit_opinion(
             participant=participant,
             defaults={"session": session, "answer": answer, "confidence": confidence, "note": note},
         )
+        broadcast.changed_on_commit(session.pk)
     return opinion
