@@ -46,6 +46,15 @@ def _fast_agents(settings):
     channel_layers.backends.clear()
 
 
+@pytest.fixture(autouse=True)
+def _plain_static_storage(settings):
+    """Pages render without a collectstatic manifest (the test runner serves no files)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def task_queue():
     """Agent tasks enqueued on commit go to a queue of this test's own, deleted afterwards."""
