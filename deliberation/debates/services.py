@@ -362,8 +362,8 @@ def _clean_score(score: Any) -> int | None:
     try:
         value = float(score)
     except (TypeError, ValueError):
-        raise InvalidInput("A review score must be a whole number from 1 to 10.", "score") from None
-    if not (1 <= value <= 10 and value == int(value)):
+        value = math.nan
+    if not (1 <= value <= 10 and value == int(value)):  # NaN fails the range check
         raise InvalidInput("A review score must be a whole number from 1 to 10.", "score")
     return int(value)
 

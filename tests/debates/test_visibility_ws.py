@@ -21,6 +21,17 @@ async def receive_type(comm, wanted: str, timeout: float = 3):
             return message
 
 
+async def catch_up(comm) -> list[dict]:
+    """The posts a fresh connection receives before its welcome."""
+    posts = []
+    while True:
+        message = json.loads(await comm.receive_from(timeout=3))
+        if message["type"] == "welcome":
+            return posts
+        if message["type"] == "post":
+            posts.append(message["post"])
+
+
 def people_session(moderator, alice, bob, protocol="simultaneous", **settings):
     session = services.create_session(
         moderator=moderator,
@@ -66,13 +77,7 @@ async def test_answers_of_an_open_simultaneous_round_arrive_sealed_then_revealed
     # A late joiner catching up while round 2 is open gets round 1 in full.
     async with ws_connect(alice, session.pk, "last_seq=0") as alice_ws:
         assert (await alice_ws.connect())[0]
-        posts = []
-        while True:
-            message = json.loads(await alice_ws.receive_from(timeout=3))
-            if message["type"] == "welcome":
-                break
-            if message["type"] == "post":
-                posts.append(message["post"])
+        posts = await catch_up(alice_ws)
         assert {p["text"] for p in posts if p["kind"] == "argument"} >= {"Mine."}
 
 
@@ -81,13 +86,7 @@ async def test_catch_up_during_an_open_round_keeps_answers_sealed(moderator, ali
     await database_sync_to_async(services.submit_post)(a, "Early answer.", answer="Yes")
     async with ws_connect(bob, session.pk, "last_seq=0") as bob_ws:
         assert (await bob_ws.connect())[0]
-        kinds = []
-        while True:
-            message = json.loads(await bob_ws.receive_from(timeout=3))
-            if message["type"] == "welcome":
-                break
-            if message["type"] == "post":
-                kinds.append((message["post"]["kind"], message["post"]["text"]))
+        kinds = [(post["kind"], post["text"]) for post in await catch_up(bob_ws)]
         assert ("sealed", "") in kinds
         assert all(text != "Early answer." for _, text in kinds)
 
