@@ -18,6 +18,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -146,7 +147,10 @@ def main() -> int:
         children["web"] = _start("web server", [*web, "deliberation.asgi:application"])
         queue = os.environ.get("CELERY_QUEUE", "deliberation")
         worker = [sys.executable, "-m", "celery", "-A", "deliberation", "worker", "-Q", queue]
-        children["worker"] = _start("worker", [*worker, "--loglevel=INFO", "--concurrency=2"])
+        beat = ["--beat", "--schedule", str(Path(tempfile.gettempdir()) / "deliberation-beat")]
+        children["worker"] = _start(
+            "worker", [*worker, *beat, "--loglevel=INFO", "--concurrency=2"]
+        )
 
         deadline = time.monotonic() + 60
         while not _answers_http(probe_host, port):

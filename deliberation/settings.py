@@ -129,6 +129,14 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = False
+# Beat (``celery worker -B`` in the demo, a ``beat`` service in compose) sweeps up people's
+# deadlines whose scheduled task was lost with a restarted worker.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-deadlines": {
+        "task": "deliberation.debates.tasks.sweep_deadlines",
+        "schedule": float(os.environ.get("DEADLINE_SWEEP_SECONDS", "30")),
+    }
+}
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Must exceed the longest task time limit, or Redis redelivers a running task.
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),

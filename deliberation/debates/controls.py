@@ -223,3 +223,14 @@ def expire_deadline(deadline_id: int) -> str:
             deadline.status = TurnDeadline.Status.CANCELLED
             deadline.save(update_fields=["status"])
     return "expired"
+
+
+def sweep_overdue_deadlines(grace_seconds: float = 5) -> int:
+    """Expire every open deadline overdue by more than ``grace_seconds``; returns how many."""
+    cutoff = timezone.now() - timedelta(seconds=grace_seconds)
+    overdue = TurnDeadline.objects.filter(
+        status=TurnDeadline.Status.OPEN,
+        due_at__lte=cutoff,
+        session__status=DebateSession.Status.RUNNING,
+    ).values_list("pk", flat=True)
+    return sum(expire_deadline(pk) == "expired" for pk in list(overdue))

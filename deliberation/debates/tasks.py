@@ -15,3 +15,13 @@ def expire_deadline(deadline_id: int) -> str:
     expired is left alone, so stale or duplicated deliveries do nothing.
     """
     return controls.expire_deadline(deadline_id)
+
+
+@shared_task(ignore_result=True)
+def sweep_deadlines() -> int:
+    """Fire deadlines whose own task was lost (a worker restarted while holding it).
+
+    Run every ``DEADLINE_SWEEP_SECONDS`` by Celery beat; firing is idempotent, so a deadline
+    that its own task also fires is handled once.
+    """
+    return controls.sweep_overdue_deadlines()

@@ -462,3 +462,21 @@ def test_answers_in_every_format_are_validated_for_people(moderator, alice):
                 "numeric": 12.5,
             }[fmt]
         )
+
+
+def test_the_sweep_fires_deadlines_whose_task_was_lost(moderator, alice, agents):
+    session = make_session(moderator, "round_robin", agents(1), rounds=1, turn_seconds=60)
+    me = services.join_session(alice, session.invite_token)
+    run_locally(lambda: controls.control(mod_of(session), "start"))
+    deadline = TurnDeadline.objects.get(participant=me, status="open")
+    assert controls.sweep_overdue_deadlines() == 0  # not due: nothing happens
+    TurnDeadline.objects.filter(pk=deadline.pk).update(
+        due_at=timezone.now() - timedelta(seconds=30)
+    )
+    fired = []
+    run_locally(lambda: fired.append(controls.sweep_overdue_deadlines()))
+    assert fired == [1]
+    deadline.refresh_from_db()
+    assert deadline.status == "expired"
+    assert fresh(session).status == DebateSession.Status.FINISHED
+    assert controls.sweep_overdue_deadlines() == 0
