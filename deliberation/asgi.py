@@ -12,12 +12,17 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from deliberation.debates.routing import websocket_urlpatterns  # noqa: E402
+from deliberation.moderation.routing import (  # noqa: E402
+    websocket_urlpatterns as moderation_websocket_urlpatterns,
+)
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+            AuthMiddlewareStack(
+                URLRouter(moderation_websocket_urlpatterns + websocket_urlpatterns)
+            )
         ),
     }
 )

@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "deliberation.agents",
     "deliberation.debates",
     "deliberation.batches",
+    "deliberation.moderation",
 ]
 
 MIDDLEWARE = [

@@ -7,5 +7,6 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("batches/", include("deliberation.batches.urls")),
+    path("moderation/", include("deliberation.moderation.urls")),
     path("", include("deliberation.debates.urls")),
 ]

@@ -1,0 +1,257 @@
+"""The moderator page shows what the consensus library computes from the stored posts."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from django.test import Client
+
+from deliberation.agents.models import AgentTurn
+from deliberation.agents.services import run_locally
+from deliberation.consensus import agreement, cost, dynamics, mutual, semantic, votes
+from deliberation.debates import controls, services
+from deliberation.debates.models import DebateSession, Participant, Post
+from deliberation.moderation.metrics import session_metrics
+
+from .conftest import fresh, metric_cells, moderator_of, play_round
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def f3(value) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.3f}"
+
+
+def stored_rounds(session) -> dict[int, dict[int, object]]:
+    """Round -> debater -> answer, straight from the posts table (last answer in a round)."""
+    rows = (
+        Post.objects.filter(
+            session=session,
+            kind=Post.Kind.ARGUMENT,
+            author__role=Participant.Role.DEBATER,
+            target__isnull=True,
+            answer__isnull=False,
+        )
+        .exclude(parse_status=Post.ParseStatus.UNPARSED)
+        .order_by("seq")
+        .values_list("round__number", "author_id", "answer")
+    )
+    out: dict[int, dict[int, object]] = {}
+    for number, author, answer in rows:
+        out.setdefault(number, {})[author] = tuple(answer) if isinstance(answer, list) else answer
+    return out
+
+
+def moderator_page(session) -> str:
+    client = Client()
+    client.force_login(session.created_by)
+    response = client.get(f"/moderation/sessions/{session.pk}/")
+    assert response.status_code == 200
+    return response.content.decode()
+
+
+def test_single_choice_page_numbers_equal_the_library(people_debate):
+    session, people = people_debate(3, rounds=3, gold_answer="Yes")
+    play_round(people[:2], ["Yes", "No"], [0.9, 0.6])
+    services.submit_opinion(people[0], answer="No", confidence=0.5)  # round 1 is still open
+    play_round(people[2:], ["No"], [0.7])
+    play_round(people, ["No", "No", "Yes"], [0.6, 0.8, 0.9])  # p0 conforms; p2 flips to right
+    play_round(people, ["No", "Yes", "Yes"], [0.7, 0.9, 0.95])
+    session = fresh(session)
+    assert session.status == DebateSession.Status.FINISHED
+    cells = metric_cells(moderator_page(session))
+
+    rounds = stored_rounds(session)
+    assert sorted(rounds) == [1, 2, 3]
+    for number, answers in rounds.items():
+        keys = list(answers.values())
+        assert cells[f"answers-{number}"] == str(len(keys))
+        assert cells[f"distinct-{number}"] == str(votes.distinct_count(keys))
+        assert cells[f"top-share-{number}"] == f3(votes.top_share(keys))
+        assert cells[f"entropy-{number}"] == f3(votes.shannon_entropy(keys))
+        assert cells[f"normalised-entropy-{number}"] == f3(
+            votes.normalised_entropy(keys, options=session.options)
+        )
+        gold = [a == "Yes" for a in keys]
+        assert cells[f"accuracy-{number}"] == f3(sum(gold) / len(gold))
+    debaters = [p.pk for p in people]
+    matrix = [[rounds[n].get(pid) for n in sorted(rounds)] for pid in debaters]
+    assert cells["alpha"] == f3(agreement.krippendorff_alpha(matrix, "nominal"))
+    assert cells["kappa"] == f3(
+        agreement.fleiss_kappa_from_labels([list(rounds[n].values()) for n in sorted(rounds)])
+    )
+    flips = dynamics.answer_flips(rounds)
+    for pid in debaters:
+        assert cells[f"flips-{pid}"] == str(flips[pid])
+    kairos = dynamics.kairos_scores([(rounds, "Yes")])
+    assert cells["utility"] == f3(kairos.utility)
+    assert cells["resistance"] == f3(kairos.resistance)
+
+    metrics = session_metrics(session)
+    events = dynamics.conformity_events(rounds, gold="Yes")
+    assert [(e["participant"], e["round"], e["kind"]) for e in metrics["conformity"]] == [
+        (e.participant, e.round, e.kind) for e in events
+    ]
+    # The private opinion is shown beside the public answer, and its divergence counted.
+    mine = next(t for t in metrics["trajectories"] if t["id"] == people[0].pk)
+    assert mine["rounds"][0]["private_answer"] == "No"
+    assert mine["rounds"][0]["answer"] == "Yes" and mine["rounds"][0]["diverges"]
+    # Final answers: plurality Yes (2 of 3), the confidence-weighted vote agrees here.
+    final = list(rounds[3].values())
+    rules = {r["rule"]: r for r in metrics["rules"]}
+    assert rules["plurality"]["answer"] == votes.plurality(final).winner == "Yes"
+    assert rules["majority"]["answer"] == "Yes"
+    assert rules["vote_only"]["answer"] == votes.plurality(list(rounds[1].values())).winner
+
+
+def test_rules_disagree_and_are_highlighted(people_debate):
+    session, people = people_debate(3, rounds=1)
+    # Plurality: Yes (2 votes). ReConcile: Yes = 0.1 + 0.1, No = 1.0 -> No.
+    play_round(people, ["Yes", "Yes", "No"], [0.5, 0.6, 1.0])
+    metrics = session_metrics(fresh(session))
+    rules = {r["rule"]: r for r in metrics["rules"]}
+    assert rules["plurality"]["answer"] == "Yes"
+    assert rules["confidence_weighted"]["answer"] == "No"
+    assert metrics["rules_disagree"] is True
+    assert rules["confidence_weighted"]["differs"] and not rules["plurality"]["differs"]
+    html = moderator_page(fresh(session))
+    assert 'id="rules-disagree"' in html
+    assert 'data-rule="confidence_weighted" class="differs' in html
+
+
+def test_numeric_answers_use_interval_alpha_and_mutual_consensus(people_debate):
+    session, people = people_debate(
+        3, rounds=2, options=[], answer_format="numeric", gold_answer=100
+    )
+    play_round(people, [90, 100, 130])
+    play_round(people, [95, 100, 110])
+    cells = metric_cells(moderator_page(fresh(session)))
+    rounds = stored_rounds(session)
+    scale = (90.0, 130.0)  # every answer and the gold answer
+    for number, answers in rounds.items():
+        values = [float(v) for v in answers.values()]
+        assert cells[f"consensus-degree-{number}"] == f3(mutual.consensus_degree(values, scale))
+        assert cells[f"mutual-consensus-{number}"] == f3(mutual.mutual_consensus(values, scale))
+    matrix = [[float(rounds[n][p.pk]) for n in (1, 2)] for p in people]
+    assert cells["alpha"] == f3(agreement.krippendorff_alpha(matrix, "interval"))
+
+
+def test_free_text_shows_semantic_entropy(people_debate):
+    session, people = people_debate(3, rounds=1, options=[], answer_format="free_text")
+    play_round(people, ["Rayleigh scattering", "rayleigh scattering!", "The ocean reflects"])
+    cells = metric_cells(moderator_page(fresh(session)))
+    texts = list(stored_rounds(session)[1].values())
+    result = semantic.semantic_entropy(texts)
+    assert cells["semantic-entropy-1"] == f3(result.entropy)
+    assert len(result.clusters) == 2
+
+
+def test_ranking_answers_get_borda_schulze_and_kemeny(people_debate):
+    session, people = people_debate(3, rounds=1, options=["A", "B", "C"], answer_format="ranking")
+    play_round(people, ["A > B > C", "B > C > A", "A > C > B"])
+    metrics = session_metrics(fresh(session))
+    rules = {r["rule"]: r for r in metrics["rules"]}
+    from deliberation.consensus import rankings
+
+    ballots = list(stored_rounds(session)[1].values())
+    assert rules["borda"]["answer"] == list(rankings.borda(ballots, ["A", "B", "C"]).ranking)
+    assert rules["schulze"]["answer"] == list(rankings.schulze(ballots, ["A", "B", "C"]).ranking)
+    assert rules["kemeny"]["answer"] == list(rankings.kemeny(ballots, ["A", "B", "C"]).ranking)
+    assert rules["bradley_terry_ballots"]["answer"][0] == "A"
+
+
+def test_skips_are_listed_as_missed_turns(people_debate):
+    session, people = people_debate(3, rounds=1)
+    play_round(people[:2], ["Yes", "No"])
+    controls.control(moderator_of(session), "skip", participant_id=people[2].pk)
+    metrics = session_metrics(fresh(session))
+    assert metrics["missed"] == [
+        {
+            "round": 1,
+            "participant": people[2].pk,
+            "name": people[2].display_name,
+            "reason": "skipped",
+        }
+    ]
+    assert metrics["rounds"][0]["missed"] == 1
+
+
+def test_agent_failures_tokens_and_cost_of_pass(moderator, simulated_agent):
+    good = simulated_agent(
+        name="Good",
+        seed=3,
+        parameters={"simulated": {"token_delay": 0, "accuracy": 1}},
+        prompt_price_per_mtok=2,
+        completion_price_per_mtok=6,
+    )
+    garbled = simulated_agent(
+        name="Garbled",
+        seed=4,
+        parameters={"simulated": {"token_delay": 0, "format_error_rate": 1}},
+        prompt_price_per_mtok=1,
+        completion_price_per_mtok=1,
+    )
+    session = services.create_session(
+        moderator=moderator,
+        title="Agents",
+        question="Capital of France?",
+        options=["Paris", "Lyon"],
+        gold_answer="Paris",
+        protocol="simultaneous",
+        protocol_settings={"rounds": 1},
+        agent_profiles=[good, garbled],
+    )
+    run_locally(lambda: controls.control(moderator_of(session), "start"))
+    session = fresh(session)
+    assert session.status == DebateSession.Status.FINISHED
+    metrics = session_metrics(session)
+    assert [(f["name"], f["parse_status"]) for f in metrics["failures"]] == [
+        ("Garbled", "unparsed")
+    ]
+    turns = AgentTurn.objects.filter(session=session)
+    total = cost.session_cost(
+        [
+            {
+                "prompt_tokens": t.prompt_tokens or 0,
+                "completion_tokens": t.completion_tokens or 0,
+                "cost": float(t.cost_usd or 0),
+            }
+            for t in turns
+        ]
+    )
+    assert metrics["cost"]["total_tokens"] == total.total_tokens > 0
+    assert metrics["cost"]["cost"] == pytest.approx(total.cost)
+    assert metrics["cost"]["final_correct"] is True
+    assert metrics["cost"]["cost_of_pass"] == pytest.approx(cost.cost_of_pass(total.cost, 1))
+    cells = metric_cells(moderator_page(session))
+    assert cells["tokens"] == str(total.total_tokens)
+
+
+def test_peer_review_scores_give_a_bradley_terry_rule(moderator, simulated_agent):
+    agents = [
+        simulated_agent(name=f"Peer {i}", seed=20 + i, parameters={"simulated": {"token_delay": 0}})
+        for i in range(3)
+    ]
+    session = services.create_session(
+        moderator=moderator,
+        title="Peers",
+        question="Capital of France?",
+        options=["Paris", "Lyon", "Marseille"],
+        gold_answer="Paris",
+        protocol="peer_review",
+        protocol_settings={},
+        agent_profiles=agents,
+    )
+    run_locally(lambda: controls.control(moderator_of(session), "start"))
+    metrics = session_metrics(fresh(session))
+    assert fresh(session).status == DebateSession.Status.FINISHED
+    reviews = Post.objects.filter(session=session, target__isnull=False).count()
+    assert reviews == 6
+    rules = {r["rule"] for r in metrics["rules"]}
+    bt = metrics["bradley_terry"]
+    if bt is None:  # every reviewer gave both targets the same score: no comparison
+        assert "bradley_terry" not in rules
+    else:
+        assert "bradley_terry" in rules
+        assert sum(s["strength"] for s in bt["strengths"]) == pytest.approx(1.0, abs=1e-5)
