@@ -139,6 +139,7 @@ class SessionConsumer(AsyncWebsocketConsumer):
                         "client_msg_id": uuid.uuid4().hex,
                         "max_chars": settings.DELIBERATION["MAX_POST_CHARS"],
                         "is_moderator": self.participant.role == "moderator",
+                        "role": self.participant.role,
                     },
                 )
             )

@@ -4,7 +4,8 @@ Posts are broadcast once to the whole session group; each connection then shows 
 viewer as the protocol allows. A post the viewer may not see yet (another debater's answer in
 a sealed round, a vote-only answer, a judge's verdict) arrives as a *sealed* placeholder and is
 revealed when its round closes or the session finishes. Under anonymisation, debaters and
-judges see aliases ("Participant B") with no model name and no person/agent marker.
+judges see aliases ("Participant B") with no model name and no person/agent marker; their
+own posts and entries keep their name.
 """
 
 from __future__ import annotations
@@ -34,10 +35,22 @@ class Viewer:
         )
 
 
+def _alias(person: dict[str, Any] | None, viewer: Viewer) -> dict[str, Any] | None:
+    """``person`` as ``viewer`` sees them: an alias, except for the viewer themself (who knows
+    who they are; showing them their own alias only confuses)."""
+    if person is not None and person.get("id") == viewer.participant_id:
+        return person
+    return anonymised(person)
+
+
 def present(post: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     if not viewer.anonymous:
         return post
-    return {**post, "author": anonymised(post["author"]), "target": anonymised(post["target"])}
+    return {
+        **post,
+        "author": _alias(post["author"], viewer),
+        "target": _alias(post["target"], viewer),
+    }
 
 
 def sealed(post: dict[str, Any], viewer: Viewer, until: str) -> dict[str, Any]:
@@ -80,13 +93,13 @@ def present_state(state: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     if viewer.anonymous:
         state = {
             **state,
-            "current_speaker": anonymised(state.get("current_speaker")),
-            "participants": [anonymised(p) for p in state.get("participants", [])],
+            "current_speaker": _alias(state.get("current_speaker"), viewer),
+            "participants": [_alias(p, viewer) for p in state.get("participants", [])],
             "expected": [
                 {
                     **slot,
-                    "participant": anonymised(slot["participant"]),
-                    "target": anonymised(slot["target"]),
+                    "participant": _alias(slot["participant"], viewer),
+                    "target": _alias(slot["target"], viewer),
                 }
                 for slot in state.get("expected", [])
             ],

@@ -34,6 +34,69 @@
     }
   });
 
+  // Every new state re-renders the side panel and the turn fields. A field marked
+  // data-preserve keeps what the person chose or typed (and their focus) across such a swap,
+  // as long as the attribute's value (e.g. the reviewed participant) stays the same, so that
+  // nobody's input is reset whenever someone else posts.
+  var refocus = null;
+  document.addEventListener("htmx:oobBeforeSwap", function (evt) {
+    var d = evt.detail;
+    if (!d || !d.target || !d.fragment || !d.target.querySelectorAll) return;
+    d.target.querySelectorAll("[data-preserve][id]").forEach(function (old) {
+      var fresh = d.fragment.querySelector("#" + CSS.escape(old.id));
+      if (!fresh || fresh.getAttribute("data-preserve") !== old.getAttribute("data-preserve")) return;
+      if (fresh.tagName === "SELECT") {
+        Array.prototype.forEach.call(fresh.options, function (o) {
+          o.selected = o.value === old.value;
+          o.toggleAttribute("selected", o.selected);
+        });
+      } else {
+        fresh.value = old.value;
+        fresh.setAttribute("value", old.value);
+      }
+      if (document.activeElement === old) {
+        refocus = { id: old.id, start: old.selectionStart, end: old.selectionEnd };
+      }
+    });
+  });
+  document.addEventListener("htmx:oobAfterSwap", function () {
+    if (!refocus) return;
+    var el = document.getElementById(refocus.id);
+    if (el && document.activeElement !== el) {
+      el.focus();
+      if (refocus.start != null && el.setSelectionRange) {
+        try { el.setSelectionRange(refocus.start, refocus.end); } catch (e) { /* not text */ }
+      }
+    }
+    refocus = null;
+  });
+
+  // The moderator's controls: say why the server refused one (a bad setting value, a turn that
+  // is already over), and empty the live-setting box once a change is accepted. Watched on the
+  // request itself: the new state may replace the button or form before the response arrives.
+  function controlError(text) {
+    var box = document.getElementById("control-error");
+    if (box) box.textContent = text;
+  }
+  document.addEventListener("htmx:beforeSend", function (evt) {
+    var elt = evt.detail && evt.detail.elt;
+    var xhr = evt.detail && evt.detail.xhr;
+    if (!elt || !xhr || !/\/control\//.test(elt.getAttribute("hx-post") || "")) return;
+    var isLiveSetting = elt.id === "live-settings";
+    xhr.addEventListener("loadend", function () {
+      if (xhr.status >= 200 && xhr.status < 300) {
+        controlError("");
+        var value = document.getElementById("live-value");
+        if (isLiveSetting && value) {
+          value.value = "";
+          value.removeAttribute("value");
+        }
+      } else {
+        controlError(xhr.responseText || "The server refused that (status " + xhr.status + ").");
+      }
+    });
+  });
+
   document.addEventListener("input", function (evt) {
     var t = evt.target;
     if (t && t.classList && t.classList.contains("confidence")) {
