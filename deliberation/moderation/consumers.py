@@ -50,12 +50,14 @@ class ModeratorConsumer(AsyncWebsocketConsumer):
         self.fmt = "html" if query.get("format", ["json"])[0] == "html" else "json"
         self.group = live.group_name(session_id)
         await self.channel_layer.group_add(self.group, self.channel_name)
+        await database_sync_to_async(live.watch)(session_id, 1)
         await self.accept()
         await self._send_current()
 
     async def disconnect(self, code: int) -> None:
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
+            await database_sync_to_async(live.watch)(self.session.pk, -1)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Read-only socket: a ``ping`` is answered, anything else ignored."""

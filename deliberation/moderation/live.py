@@ -57,11 +57,36 @@ def get_metrics(session: DebateSession) -> dict[str, Any]:
     return cached(session)["metrics"]
 
 
+def watchers_key(session_id: int) -> str:
+    return f"moderation:watchers:{session_id}"
+
+
+def watch(session_id: int, delta: int) -> None:
+    """Count the moderator sockets open on a session (``delta`` is +1 or -1)."""
+    key = watchers_key(session_id)
+    cache.add(key, 0, CACHE_SECONDS)
+    try:
+        cache.incr(key, delta)
+    except ValueError:  # expired between add and incr
+        cache.set(key, max(delta, 0), CACHE_SECONDS)
+
+
+def watched(session_id: int) -> bool:
+    return (cache.get(watchers_key(session_id)) or 0) > 0
+
+
 def on_session_changed(sender: Any, id: int, **kwargs: Any) -> None:
-    """Receiver of ``session_changed``: never raises, the change is already committed."""
+    """Receiver of ``session_changed``: never raises, the change is already committed.
+
+    With no moderator watching (batch runs, most of the time) the cached entry is only
+    dropped, and the next page view computes it: no work per post that nobody looks at.
+    """
     try:
         session = DebateSession.objects.filter(pk=id).first()
         if session is None:
+            return
+        if not watched(id):
+            cache.delete(cache_key(session))
             return
         entry = refresh(session)
         layer = get_channel_layer()

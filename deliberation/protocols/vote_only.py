@@ -29,6 +29,9 @@ class VoteOnly(TurnProtocol):
     sealed = True
     final_rule = "plurality"
 
+    def planned_rounds(self, settings) -> int:
+        return 1
+
     def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
         if number > 1 or not state.debaters:
             return None

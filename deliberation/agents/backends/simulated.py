@@ -101,10 +101,10 @@ from .base import BackendError, Completion, CompletionRequest, DeltaCallback
 
 OPENERS = [
     "Let me weigh this carefully.",
-    "Looking at the question from first principles,",
-    "Having read the points made so far,",
+    "Let me look at the question from first principles.",
+    "I have read the points made so far.",
     "I want to push back a little on the emerging view.",
-    "Building on what has been said,",
+    "Let me build on what has been said.",
 ]
 REASONS = [
     "it is the option most consistent with the evidence stated in the question",
