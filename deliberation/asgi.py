@@ -20,9 +20,7 @@ application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(
-                URLRouter(moderation_websocket_urlpatterns + websocket_urlpatterns)
-            )
+            AuthMiddlewareStack(URLRouter(moderation_websocket_urlpatterns + websocket_urlpatterns))
         ),
     }
 )
