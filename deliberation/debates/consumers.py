@@ -210,6 +210,13 @@ class SessionConsumer(AsyncWebsocketConsumer):
         if due:
             await self._reveal(due)
 
+    async def decision_published(self, event: dict) -> None:
+        """The moderator published (or revised) the session's final answer."""
+        if self.fmt == "json":
+            await self._send_json({"type": "decision.published", "decision": event["decision"]})
+        else:
+            await self.send(event["html"])
+
     async def turn_started(self, event: dict) -> None:
         await self._send_event(
             "turn.started", event["turn"], "debates/ws/turn_started.html", {"turn": event["turn"]}

@@ -17,8 +17,10 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Max, Q
+from django.template.loader import render_to_string
 from django.utils import timezone
 
+from deliberation.debates import broadcast
 from deliberation.debates.answers import AnswerError, answer_key, clean_answer
 from deliberation.debates.models import DebateSession, Participant, Post
 from deliberation.debates.services import InvalidInput, NotAllowed
@@ -125,6 +127,8 @@ def decide(
             metrics=metrics,
         )
         revision.posts.set(posts)
+        if adjudication.published_at is not None:
+            announce_decision(session)
     return revision
 
 
@@ -151,7 +155,33 @@ def publish(session: DebateSession, user) -> Adjudication:
             adjudication.published_at = timezone.now()
             adjudication.published_by = user
             adjudication.save(update_fields=["published_at", "published_by"])
+        announce_decision(session)
     return adjudication
+
+
+def announce_decision(session: DebateSession) -> None:
+    """Push the published decision to every participant's open page, once committed."""
+    session_id = session.pk
+
+    def send() -> None:
+        revision = published_revision(DebateSession.objects.get(pk=session_id))
+        if revision is None:
+            return
+        html = render_to_string(
+            "moderation/_published.html",
+            {"revision": revision, "session": revision.adjudication.session, "oob": True},
+        )
+        decision = {
+            "answer": revision.final_answer,
+            "rationale": revision.rationale,
+            "revision": revision.number,
+            "posts": sorted(revision.posts.values_list("seq", flat=True)),
+        }
+        broadcast.send_now(
+            session_id, {"type": "decision.published", "decision": decision, "html": html}
+        )
+
+    transaction.on_commit(send)
 
 
 # --- the queue ---------------------------------------------------------------------------------

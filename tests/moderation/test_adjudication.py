@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from channels.db import database_sync_to_async
 from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
@@ -12,6 +15,7 @@ from deliberation.debates.models import DebateSession, Post
 from deliberation.debates.services import InvalidInput, NotAllowed
 from deliberation.moderation import services
 from deliberation.moderation.models import Adjudication, AdjudicationRevision
+from tests.conftest import ws_connect
 
 from .conftest import fresh, play_round
 
@@ -158,7 +162,7 @@ def test_participants_see_the_final_answer_once_published(finished, moderator):
     )
     assert response.status_code == 302
     html = page.get(session.get_absolute_url()).content.decode()
-    assert 'id="published-decision"' not in html
+    assert 'id="published-answer"' not in html
     response = client.post(f"/moderation/sessions/{session.pk}/publish/")
     assert response.status_code == 302
     assert Adjudication.objects.get(session=session).published_by == moderator
@@ -196,3 +200,32 @@ def test_queue_lists_disagreements_first_and_drops_published_sessions(finished, 
     html = client_for(moderator).get("/moderation/").content.decode()
     assert html.index("Disagree") < html.index("Agree") < html.index("Decided")
     assert "Done" not in html.split('id="queue"')[1]
+
+
+async def test_publishing_pushes_the_decision_to_open_pages(finished, moderator):
+    session, people = await database_sync_to_async(finished)()
+    participant = await database_sync_to_async(lambda: people[0].user)()
+    async with (
+        ws_connect(participant, session.pk) as as_json,
+        ws_connect(participant, session.pk, "format=html") as as_html,
+    ):
+        assert (await as_json.connect())[0] and (await as_html.connect())[0]
+        await database_sync_to_async(services.decide)(
+            session, moderator, answer="No", rationale="Because.", post_seqs=[2]
+        )
+        await database_sync_to_async(services.publish)(session, moderator)
+        while True:
+            message = json.loads(await as_json.receive_from(timeout=3))
+            if message["type"] == "decision.published":
+                break
+        assert message["decision"] == {
+            "answer": "No",
+            "rationale": "Because.",
+            "revision": 1,
+            "posts": [2],
+        }
+        while True:
+            fragment = await as_html.receive_from(timeout=3)
+            if "published-decision" in fragment:
+                break
+        assert 'hx-swap-oob="true"' in fragment and 'id="published-answer">No<' in fragment
