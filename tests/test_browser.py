@@ -26,33 +26,19 @@ when run as root); skipped without it.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 
 from deliberation.agents.models import AgentProfile
 from deliberation.debates import services
 from deliberation.debates.models import Participant
 from deliberation.protocols.registry import PROTOCOLS
+from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-)
 if CHROMIUM is None:
     pytest.skip(
         "Chromium is not installed: `apt-get install chromium chromium-driver` "
@@ -64,200 +50,27 @@ expect = sync_api.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-ARTIFACTS = Path(os.environ.get("BROWSER_SCREENSHOTS") or REPO_ROOT / "test-artifacts")
-PASSWORD = "pw-for-tests-123"  # what tests/conftest.py's make_user gives everyone
 TIMEOUT_MS = 15_000
 SESSION_TIMEOUT_MS = 60_000  # a whole session, from start to finished
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 # --- the server and the worker -----------------------------------------------------------------
-def _test_database_env() -> dict[str, str]:
-    """DATABASE_URL (and, rarely, PGHOST) naming the test database this process now uses."""
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}{':' + password if password else ''}@" if user else ""
-    host = db.get("HOST") or ""
-    env = {}
-    if host.startswith("/") and host != host.lower():
-        # dj-database-url lowercases the URL's host; libpq reads a socket directory from PGHOST.
-        env["PGHOST"], host = host, ""
-    host = quote(host, safe="")  # a socket directory: /run/pg -> %2Frun%2Fpg
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
-    query = f"?{urlencode(options)}" if options else ""
-    env["DATABASE_URL"] = f"postgres://{auth}{host}{port}/{quote(db['NAME'], safe='')}{query}"
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """Stop a process this module started (it leads a process group of its own)."""
-    if process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def _tail(path: Path, lines: int = 60, start: int = 0) -> str:
-    try:
-        with path.open("rb") as f:
-            f.seek(start)
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.splitlines()[-lines:])
-
-
-def _wait_until(check, what: str, process: subprocess.Popen, log: Path, timeout: float = 30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{what}: exited with {process.returncode}\n{_tail(log)}")
-        if check():
-            return
-        time.sleep(0.1)
-    pytest.fail(f"{what}: not ready after {timeout:.0f}s\n{_tail(log)}")
-
-
-def _answers_http(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-@dataclass
-class Servers:
-    base_url: str
-    processes: dict[str, subprocess.Popen]
-    logs: dict[str, Path]
-
-
 @pytest.fixture(scope="module")
 def servers(django_db_setup, tmp_path_factory):
     """daphne and a Celery worker in subprocesses on the test database, once for the module."""
-    tag = f"test-browser-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
-    log_dir = tmp_path_factory.mktemp("browser-servers")
-    env = {
-        **os.environ,
-        **_test_database_env(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "deliberation.settings",
-        "DJANGO_DEBUG": "1",
-        "DELIBERATION_DEV": "1",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SIMULATED_TOKEN_DELAY": "0.05",
-        "CHANNELS_PREFIX": tag,
-        "CELERY_QUEUE": tag,
-        "CELERY_KEY_PREFIX": f"{tag}:",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("CELERY_BROKER_URL", None)  # the broker is the same Redis as everything else
-    commands = {
-        "daphne": [
-            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
-            "deliberation.asgi:application",
-        ],
-        "celery": [
-            *(sys.executable, "-m", "celery", "-A", "deliberation", "worker"),
-            *("-Q", tag, "-n", f"{tag}@%h", "--pool=solo", "--concurrency=1"),
-            *("--without-gossip", "--without-mingle", "--without-heartbeat", "-l", "INFO"),
-        ],
-    }
-    processes: dict[str, subprocess.Popen] = {}
-    logs = {name: log_dir / f"{name}.log" for name in commands}
-    try:
-        for name, command in commands.items():
-            with logs[name].open("wb") as log:
-                processes[name] = subprocess.Popen(
-                    command,
-                    cwd=REPO_ROOT,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # its own process group, stopped as a whole
-                )
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until(
-            lambda: _answers_http(f"{base_url}/accounts/login/"),
-            "daphne",
-            processes["daphne"],
-            logs["daphne"],
-        )
-        _wait_until(
-            lambda: " ready." in logs["celery"].read_text(errors="replace"),
-            "celery worker",
-            processes["celery"],
-            logs["celery"],
-        )
-        yield Servers(base_url, processes, logs)
-    finally:
-        for process in processes.values():
-            _stop(process)
-        _forget_broker_keys(settings.REDIS_URL, f"{tag}:")
+    with run_servers(
+        tmp_path_factory.mktemp("browser-servers"), SIMULATED_TOKEN_DELAY="0.05"
+    ) as running:
+        yield running
 
 
 @pytest.fixture
 def app_server(servers, transactional_db):
     """The shared server's base URL for one test; the server logs of the test when it fails."""
-    for name, process in servers.processes.items():
-        if process.poll() is not None:
-            pytest.fail(f"{name} exited with {process.returncode}\n{_tail(servers.logs[name])}")
-    offsets = {name: log.stat().st_size for name, log in servers.logs.items()}
+    servers.check_alive()
+    offsets = servers.log_offsets()
     yield servers.base_url
-    for name, log in servers.logs.items():  # shown by pytest when the test fails
-        print(f"----- {name} log of this test (tail) -----\n{_tail(log, 80, offsets[name])}")
-
-
-def _forget_broker_keys(redis_url: str, prefix: str) -> None:
-    import redis
-
-    with contextlib.suppress(redis.RedisError):
-        client = redis.Redis.from_url(redis_url)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
-
-
-# Playwright's sync API runs an event loop in this thread, where Django then refuses database
-# queries: each test creates its data first and only then starts the browser, and checks
-# everything afterwards through the pages.
-@contextlib.contextmanager
-def chromium():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
+    servers.print_logs(offsets)
 
 
 def _log_in(browser, base_url: str, username: str, next_path: str):
@@ -275,17 +88,6 @@ def _log_in(browser, base_url: str, username: str, next_path: str):
     # A marker that a reload would wipe: posts must arrive without one.
     page.evaluate("window.__notReloaded = true")
     return page
-
-
-def _screenshot(page, name: str) -> None:
-    """The whole page, with a viewport as tall as the page so that the sticky side panel and
-    post box are drawn where they are when everything fits on screen."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    size = page.viewport_size
-    height = page.evaluate("document.documentElement.scrollHeight")
-    page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-    page.set_viewport_size(size)
 
 
 # Records every text the streaming box of an agent's turn shows as it grows, and whether the
@@ -404,7 +206,7 @@ def test_people_and_an_agent_debate_live_in_the_browser(app_server, scenario):
             _status(page, "finished")
             expect(page.locator("#final-answer")).to_be_visible()
             assert page.evaluate("window.__notReloaded === true")
-        _screenshot(alice_page, "session")
+        screenshot(alice_page, "session")
 
 
 # --- every protocol, with a person and two agents ----------------------------------------------
@@ -562,7 +364,7 @@ def test_protocol_runs_live_with_a_person_and_two_agents(app_server, moderator, 
                     expect(page.locator("#transcript article.kind-argument")).to_have_count(2)
                 elif protocol == "judged":  # the judge speaks after the last round's debate
                     expect(page.locator("#transcript article.kind-argument")).to_have_count(4)
-                _screenshot(page, f"{protocol}-mid")
+                screenshot(page, f"{protocol}-mid")
             if page.locator("#post-score").count():
                 # A peer review of one agent's solution: a score from the select, no answer.
                 target = page.locator("#turn-fields input[name=target]").get_attribute("value")
@@ -577,7 +379,7 @@ def test_protocol_runs_live_with_a_person_and_two_agents(app_server, moderator, 
                 )
                 expect(page.locator("#post-score")).to_have_value("7")
                 if n == 1:
-                    _screenshot(page, f"{protocol}-review")
+                    screenshot(page, f"{protocol}-review")
                 _submit(page, f"Review {n} by alice: {name}'s reasoning holds up; minor gaps.")
                 return
             if role == "judge":
@@ -613,7 +415,7 @@ def test_protocol_runs_live_with_a_person_and_two_agents(app_server, moderator, 
         if role == "observer":
             expect(alice_page.locator("#post-form")).to_have_count(0)
             expect(alice_page.locator("#transcript article.by-agent").first).to_be_visible()
-            _screenshot(mod_page, f"{protocol}-mid-moderator")
+            screenshot(mod_page, f"{protocol}-mid-moderator")
             turns = []
         else:
             turns = _take_turns(alice_page, take_turn)
@@ -663,8 +465,8 @@ def test_protocol_runs_live_with_a_person_and_two_agents(app_server, moderator, 
             verdict = mod_page.locator("#transcript article.by-human .answer")
             expect(verdict).to_have_text("Verdict: No · probability 0.80")
             expect(alice_page.locator("#final-answer")).to_have_text("No")
-        _screenshot(alice_page, f"{protocol}-end")
-        _screenshot(mod_page, f"{protocol}-end-moderator")
+        screenshot(alice_page, f"{protocol}-end")
+        screenshot(mod_page, f"{protocol}-end-moderator")
 
 
 def _set_live(page, name: str, value: str) -> None:
@@ -708,7 +510,7 @@ def test_a_persons_deadline_passes_and_the_session_moves_on(app_server, moderato
         later = _countdown_seconds(countdown.inner_text())
         assert 1 <= first - later <= 3, (first, later)
         expect(countdown).to_have_class(re.compile(r"\burgent\b"))
-        _screenshot(alice_page, "deadline-countdown")
+        screenshot(alice_page, "deadline-countdown")
 
         # The Celery ETA task fires at the deadline: an abstention, and the agents go on.
         abstention = alice_page.locator(
@@ -790,4 +592,4 @@ def test_moderator_controls_are_recorded_in_the_transcript(app_server, moderator
             expect(page.locator("#transcript article.kind-event")).to_have_count(7)
             assert page.evaluate("window.__notReloaded === true")
         expect(mod_page.locator("#controls button")).to_have_count(0)
-        _screenshot(mod_page, "controls-end-moderator")
+        screenshot(mod_page, "controls-end-moderator")

@@ -11,29 +11,14 @@ Needs Debian's Chromium (``apt-get install chromium``); skipped without it.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
-from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote
 
 import pytest
-from django.conf import settings
 
 from deliberation.debates import controls, services
 from deliberation.debates.models import Participant
+from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
 
-CHROMIUM = shutil.which("chromium") or (
-    "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None
-)
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
@@ -41,105 +26,16 @@ expect = sync_api.expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "pw-for-tests-123"  # what tests/conftest.py's make_user gives everyone
 TIMEOUT_MS = 15_000
-
-
-def _database_env() -> dict[str, str]:
-    """DATABASE_URL naming the test database this process uses (so the server shares it)."""
-    db = settings.DATABASES["default"]
-    user = quote(db.get("USER") or "", safe="")
-    password = quote(db.get("PASSWORD") or "", safe="")
-    auth = f"{user}{':' + password if password else ''}@" if user else ""
-    host, env = db.get("HOST") or "", {}
-    if host.startswith("/") and host != host.lower():
-        env["PGHOST"], host = host, ""
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    options = {k: v for k, v in (db.get("OPTIONS") or {}).items() if isinstance(v, str | int)}
-    query = f"?{urlencode(options)}" if options else ""
-    name = quote(db["NAME"], safe="")
-    env["DATABASE_URL"] = f"postgres://{auth}{quote(host, safe='')}{port}/{name}{query}"
-    return env
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    """daphne in a process group of its own; yields the base URL; stopped and cleaned after."""
-    tag = f"test-moderation-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
-    env = {
-        **os.environ,
-        **_database_env(),
-        "REDIS_URL": settings.REDIS_URL,
-        "DJANGO_SETTINGS_MODULE": "deliberation.settings",
-        "DJANGO_DEBUG": "1",
-        "DELIBERATION_DEV": "1",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHANNELS_PREFIX": tag,
-        "CELERY_QUEUE": tag,
-        "CELERY_KEY_PREFIX": f"{tag}:",
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("CELERY_BROKER_URL", None)
-    log = tmp_path / "daphne.log"
-    command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*command, "deliberation.asgi:application"],
-            cwd=REPO_ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(f"{base_url}/accounts/login/"):
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"daphne did not start:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        yield base_url
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=10)
-        print(f"----- daphne log (tail) -----\n{log.read_text(errors='replace')[-3000:]}")
-        _forget_keys(f"{tag}:")
-
-
-def _forget_keys(prefix: str) -> None:
-    """Deadline tasks the server enqueued under this test's broker prefix (no worker runs)."""
-    import redis
-
-    with contextlib.suppress(redis.RedisError):
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+    """daphne only (people only, no worker); yields the base URL; its log is printed after."""
+    with run_servers(tmp_path, worker=False) as running:
+        offsets = running.log_offsets()
+        yield running.base_url
+        running.print_logs(offsets)
 
 
 @pytest.fixture
@@ -190,36 +86,29 @@ POST = """async ([sessionId, text, answer, confidence]) => {
 
 def test_the_moderator_page_updates_live_as_debaters_post(server, scenario):
     path = f"/moderation/sessions/{scenario.pk}/"
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            mod = _log_in(browser, server, "mod", path)
-            expect(mod.locator("#metrics-connection")).to_have_attribute("data-state", "open")
-            mod.evaluate("window.__notReloaded = true")
-            answers = mod.locator('[data-metric="answers-1"]')
-            expect(answers).to_have_text("0")
-            alice = _log_in(browser, server, "alice", f"/sessions/{scenario.pk}/")
-            bob = _log_in(browser, server, "bob", f"/sessions/{scenario.pk}/")
+    with chromium() as browser:
+        mod = _log_in(browser, server, "mod", path)
+        expect(mod.locator("#metrics-connection")).to_have_attribute("data-state", "open")
+        mod.evaluate("window.__notReloaded = true")
+        answers = mod.locator('[data-metric="answers-1"]')
+        expect(answers).to_have_text("0")
+        alice = _log_in(browser, server, "alice", f"/sessions/{scenario.pk}/")
+        bob = _log_in(browser, server, "bob", f"/sessions/{scenario.pk}/")
 
-            alice.evaluate(POST, [scenario.pk, "Rayleigh scattering.", "Yes", 0.9])
-            expect(answers).to_have_text("1")
-            bars = mod.locator('#chart-distribution g[data-round="1"] rect')
-            expect(bars).to_have_count(1)
-            expect(mod.locator('[data-metric="top-share-1"]')).to_have_text("1.000")
+        alice.evaluate(POST, [scenario.pk, "Rayleigh scattering.", "Yes", 0.9])
+        expect(answers).to_have_text("1")
+        bars = mod.locator('#chart-distribution g[data-round="1"] rect')
+        expect(bars).to_have_count(1)
+        expect(mod.locator('[data-metric="top-share-1"]')).to_have_text("1.000")
 
-            bob.evaluate(POST, [scenario.pk, "Sunsets are red.", "No", 0.6])
-            expect(answers).to_have_text("2")
-            expect(bars).to_have_count(2)
-            expect(mod.locator('[data-metric="entropy-1"]')).to_have_text("1.000")
-            # Round 2 opened; plurality ties while ReConcile picks the confident "Yes".
-            expect(mod.locator('tr[data-round="2"]')).to_be_visible()
-            expect(mod.locator("#rules-disagree")).to_be_visible()
-            points = mod.locator('#chart-agreement g[data-series="normalised_entropy"] circle')
-            expect(points).to_have_count(1)
-            assert mod.evaluate("window.__notReloaded === true")
-            (REPO_ROOT / "test-artifacts").mkdir(exist_ok=True)
-            mod.screenshot(path=str(REPO_ROOT / "test-artifacts" / "moderator.png"), full_page=True)
-        finally:
-            browser.close()
+        bob.evaluate(POST, [scenario.pk, "Sunsets are red.", "No", 0.6])
+        expect(answers).to_have_text("2")
+        expect(bars).to_have_count(2)
+        expect(mod.locator('[data-metric="entropy-1"]')).to_have_text("1.000")
+        # Round 2 opened; plurality ties while ReConcile picks the confident "Yes".
+        expect(mod.locator('tr[data-round="2"]')).to_be_visible()
+        expect(mod.locator("#rules-disagree")).to_be_visible()
+        points = mod.locator('#chart-agreement g[data-series="normalised_entropy"] circle')
+        expect(points).to_have_count(1)
+        assert mod.evaluate("window.__notReloaded === true")
+        screenshot(mod, "moderator")
