@@ -54,10 +54,17 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "rest_framework",
+    "drf_spectacular",
     "deliberation.agents",
     "deliberation.debates",
     "deliberation.batches",
     "deliberation.moderation",
+    "deliberation.annotation",
+    "deliberation.transcripts",
+    "deliberation.review",
+    "deliberation.api",
+    "deliberation.webhooks",
 ]
 
 MIDDLEWARE = [
@@ -206,3 +213,24 @@ DELIBERATION = {
 # In development, WhiteNoise serves static files straight from the finders (no collectstatic).
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
+
+# HTTP API (deliberation/api): token or session authentication, JSON only, OpenAPI schema.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "deliberation.api.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "deliberation API",
+    "DESCRIPTION": "Sessions, protocols, batch runs and annotation projects, scripted.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+}

@@ -27,6 +27,7 @@ from deliberation.debates.services import InvalidInput, NotAllowed
 
 from . import live
 from .models import Adjudication, AdjudicationRevision
+from .signals import send_decision_published_on_commit
 
 MAX_RATIONALE = 10_000
 QUEUE_LIMIT = 200
@@ -128,7 +129,7 @@ def decide(
         )
         revision.posts.set(posts)
         if adjudication.published_at is not None:
-            announce_decision(session)
+            announce_decision(session, user)
     return revision
 
 
@@ -155,13 +156,15 @@ def publish(session: DebateSession, user) -> Adjudication:
             adjudication.published_at = timezone.now()
             adjudication.published_by = user
             adjudication.save(update_fields=["published_at", "published_by"])
-        announce_decision(session)
+        announce_decision(session, user)
     return adjudication
 
 
-def announce_decision(session: DebateSession) -> None:
-    """Push the published decision to every participant's open page, once committed."""
+def announce_decision(session: DebateSession, user=None) -> None:
+    """Push the published decision to every participant's open page, once committed, and tell
+    other apps (``decision_published``: e.g. an escalated item takes it as its final label)."""
     session_id = session.pk
+    send_decision_published_on_commit(session, user)
 
     def send() -> None:
         revision = published_revision(DebateSession.objects.get(pk=session_id))

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-
-from asgiref.sync import sync_to_async
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404, HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from deliberation.debates.models import DebateSession
 from deliberation.moderation.services import can_moderate, moderated_sessions
+from deliberation.streaming import download
 
 from .formats import FORMATS, ExportFormat, parse_ids
 
@@ -25,37 +22,8 @@ def _format(fmt: str) -> ExportFormat:
         raise Http404(f"No export format {fmt!r}; known: {', '.join(FORMATS)}.") from None
 
 
-CHUNK_CHARS = 64 * 1024
-
-
-def _take(lines: Iterator[str]) -> str:
-    """The next lines, up to about ``CHUNK_CHARS`` characters ("" at the end)."""
-    parts, total, size = [], 0, CHUNK_CHARS
-    for line in lines:
-        parts.append(line)
-        total += len(line)
-        if total >= size:
-            break
-    return "".join(parts)
-
-
-async def _async_chunks(lines: Iterator[str]) -> AsyncIterator[str]:
-    """Serve a database-reading generator under ASGI chunk by chunk.
-
-    Given a sync iterator, Django's ASGI handler would read it whole into memory first; here
-    each chunk is read in the sync thread (the same connection and server-side cursor).
-    """
-    take = sync_to_async(_take, thread_sensitive=True)
-    while chunk := await take(lines):
-        yield chunk
-
-
 def _stream(request, sessions, fmt: ExportFormat, filename: str) -> StreamingHttpResponse:
-    lines = fmt.render(sessions)
-    content = _async_chunks(lines) if isinstance(request, ASGIRequest) else lines
-    response = StreamingHttpResponse(content, content_type=fmt.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt.extension}"'
-    return response
+    return download(request, fmt.render(sessions), fmt.content_type, f"{filename}.{fmt.extension}")
 
 
 @login_required

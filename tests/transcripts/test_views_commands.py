@@ -145,13 +145,13 @@ async def test_under_asgi_the_download_streams_in_chunks(two_moderators, moderat
     from asgiref.sync import sync_to_async
     from django.test import AsyncClient
 
-    from deliberation.transcripts import views
+    from deliberation import streaming
 
     settings.ALLOWED_HOSTS = ["*"]
     client = AsyncClient()
     await client.aforce_login(moderator)
     url = reverse("transcripts:export", args=["posts_csv"])
-    views.CHUNK_CHARS, previous = 10, views.CHUNK_CHARS  # one chunk per row or so
+    streaming.CHUNK_CHARS, previous = 10, streaming.CHUNK_CHARS  # one chunk per row or so
     try:
         response = await client.get(url)
         assert response.status_code == 200 and response.is_async
@@ -160,7 +160,7 @@ async def test_under_asgi_the_download_streams_in_chunks(two_moderators, moderat
             lambda: "".join(iter_posts_csv(DebateSession.objects.all()))
         )()
     finally:
-        views.CHUNK_CHARS = previous
+        streaming.CHUNK_CHARS = previous
         await sync_to_async(connections.close_all)()  # the sync thread's connection
     assert b"".join(chunks).decode() == expected
     assert len(chunks) == expected.count("\n") > 2

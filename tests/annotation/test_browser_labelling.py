@@ -1,0 +1,123 @@
+"""Two people label rte items in headless Chromium with the keyboard, against the real server.
+
+Alice and Bob, each in a browser of their own, open the project's labelling link and label
+with the shortcuts only (a digit picks an option, Enter submits, S skips). The test then checks
+what the server stored: every item got its two labels, nobody labelled an item twice, the time
+spent was recorded, a skipped item went to someone else; and the manager's project page shows
+the consensus.
+
+Needs Debian's Chromium (``apt-get install chromium chromium-driver``); skipped without it.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from deliberation.annotation.models import Assignment, Item, Label, Project
+from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
+
+if CHROMIUM is None:
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+expect = sync_api.expect
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "crowd"
+TIMEOUT_MS = 15_000
+
+
+@pytest.fixture
+def server(transactional_db, tmp_path):
+    with run_servers(tmp_path, worker=False) as running:
+        offsets = running.log_offsets()
+        yield running.base_url
+        running.print_logs(offsets)
+
+
+@pytest.fixture
+def rte_project(manager, alice, bob):
+    project = Project.objects.create(
+        name="RTE",
+        instructions="Does the text entail the hypothesis? 1 = yes, 0 = no.",
+        label_format="single_choice",
+        options=["0", "1"],
+        labels_per_item=2,
+        shown_fields=["text", "hypothesis"],
+        owner=manager,
+    )
+    with open(DATA / "rte.items.csv", newline="") as f:
+        rows = [r for _, r in zip(range(3), csv.DictReader(f), strict=False)]
+    Item.objects.bulk_create(
+        Item(project=project, external_id=r["task"], position=n, data=dict(r))
+        for n, r in enumerate(rows)
+    )
+    return project
+
+
+def _log_in(browser, base_url: str, username: str, path: str):
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    page.goto(f"/accounts/login/?next={quote(path)}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{path}")
+    return page
+
+
+def _label_with_keys(page, key: str) -> str:
+    """Label the item on screen with a digit and Enter; return its id."""
+    item = page.locator("#labelling").get_attribute("data-item")
+    page.locator("body").press(key)
+    expect(page.locator(f'#choices input[data-key="{key}"]')).to_be_checked()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    return item
+
+
+def test_two_people_label_with_the_keyboard(server, rte_project):
+    pk = rte_project.pk
+    path = f"/annotation/{pk}/label/"
+    with chromium() as browser:
+        alice = _log_in(browser, server, "alice", path)
+        bob = _log_in(browser, server, "bob", path)
+        expect(alice.locator("#item-fields")).to_contain_text("hypothesis")
+        first_alice = alice.locator("#labelling").get_attribute("data-item")
+        first_bob = bob.locator("#labelling").get_attribute("data-item")
+        assert first_alice != first_bob  # the least-labelled items, one each
+        # Alice skips her first item with S, then labels the rest with "2" (option "1").
+        with alice.expect_navigation():
+            alice.locator("body").press("s")
+        alice_items = []
+        while alice.locator("#labelling").count():
+            alice_items.append(_label_with_keys(alice, "2"))
+        expect(alice.locator("#done-reason")).to_contain_text("no more items")
+        bob_items = []
+        while bob.locator("#labelling").count():
+            bob_items.append(_label_with_keys(bob, "1"))
+        screenshot(bob, "annotation-done")
+        manager = _log_in(browser, server, "manager", f"/annotation/{pk}/?method=mv")
+        expect(manager.locator("#project-stats")).to_contain_text("items have their 2 labels")
+        screenshot(manager, "annotation-project")
+        stats = manager.locator("#project-stats").inner_text()
+    labels = list(Label.objects.filter(item__project=rte_project).select_related("item"))
+    per_item = Counter(label.item.external_id for label in labels)
+    assert first_alice not in alice_items  # skipped for good
+    assert sorted(alice_items) == sorted(
+        label.item.external_id for label in labels if label.annotator.name == "alice"
+    )
+    assert Counter((lb.item_id, lb.annotator_id) for lb in labels).most_common(1)[0][1] == 1
+    assert {lb.value for lb in labels if lb.annotator.name == "alice"} == {"1"}
+    assert {lb.value for lb in labels if lb.annotator.name == "bob"} == {"0"}
+    assert all(lb.seconds_spent is not None and lb.seconds_spent >= 0 for lb in labels)
+    assert Assignment.objects.filter(status="skipped").count() == 1
+    # Three items, two labels each, from two people: the skipped item could not be completed.
+    assert per_item[first_alice] == 1 and sum(per_item.values()) == 5
+    assert "2/3" in stats
