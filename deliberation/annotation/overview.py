@@ -26,6 +26,7 @@ class ProjectStats:
     adjudicated: int
     escalated: int
     checks: int
+    gold: int  # items with a known answer
 
     @property
     def percent(self) -> int:
@@ -40,6 +41,7 @@ def project_stats(project: Project, result: ProjectAggregate) -> ProjectStats:
         adjudicated=Count("id", filter=Q(final_label__isnull=False)),
         escalated=Count("id", filter=Q(escalation__isnull=False)),
         checks=Count("id", filter=Q(is_check=True)),
+        gold=Count("id", filter=Q(gold__isnull=False)),
     )
     kinds = dict(
         Annotator.objects.filter(project=project, labels__isnull=False)
@@ -58,6 +60,7 @@ def project_stats(project: Project, result: ProjectAggregate) -> ProjectStats:
         adjudicated=items["adjudicated"],
         escalated=items["escalated"],
         checks=items["checks"],
+        gold=items["gold"],
     )
 
 

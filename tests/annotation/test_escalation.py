@@ -109,6 +109,8 @@ def test_a_published_decision_becomes_the_items_final_label(disputed, manager, a
     moderation.decide(
         session, manager, answer="0", rationale="On reflection, no.", post_seqs=cited, reason="Typo"
     )
+    disputed.refresh_from_db()
+    assert disputed.final_label == "0"  # a revision of a published decision is announced too
     moderation.publish(session, manager)
     disputed.refresh_from_db()
     assert disputed.final_label == "0" and disputed.final_rationale == "On reflection, no."
