@@ -112,7 +112,10 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [REDIS_URL],
+            # channels-redis blocks up to 5 s on BZPOPMIN; redis-py 8 also defaults to a 5 s
+            # socket read timeout, and when the two race the consumer dies with "Timeout reading
+            # from ...". A longer read timeout keeps the blocking pop the one that times out.
+            "hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}],
             "prefix": os.environ.get("CHANNELS_PREFIX", "deliberation"),
             "capacity": 1000,
             "expiry": 60,
