@@ -238,3 +238,25 @@ def screenshot(page, name: str) -> None:
     page.set_viewport_size({"width": size["width"], "height": max(height, size["height"])})
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
     page.set_viewport_size(size)
+
+
+def log_in(browser, base_url: str, username: str, next_path: str, *, timeout_ms: int = 15_000):
+    """A browser context of its own, logged in through the real login page, at ``next_path``."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(timeout_ms)
+    page = context.new_page()
+    page.goto(f"/accounts/login/?next={quote(next_path)}")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("form button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+    return page
+
+
+@contextlib.contextmanager
+def daphne_only(tmp_path: Path):
+    """For one test: daphne without a worker; yields the base URL, prints its log after."""
+    with run_servers(tmp_path, worker=False) as running:
+        offsets = running.log_offsets()
+        yield running.base_url
+        running.print_logs(offsets)

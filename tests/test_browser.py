@@ -29,7 +29,6 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass, field
-from urllib.parse import quote
 
 import pytest
 
@@ -37,7 +36,7 @@ from deliberation.agents.models import AgentProfile
 from deliberation.debates import services
 from deliberation.debates.models import Participant
 from deliberation.protocols.registry import PROTOCOLS
-from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
+from tests.live_server import CHROMIUM, chromium, log_in, run_servers, screenshot
 
 if CHROMIUM is None:
     pytest.skip(
@@ -74,15 +73,8 @@ def app_server(servers, transactional_db):
 
 
 def _log_in(browser, base_url: str, username: str, next_path: str):
-    """A browser context of its own, logged in through the real login page, at ``next_path``."""
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"/accounts/login/?next={quote(next_path)}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit].primary")
-    page.wait_for_url(f"**{next_path}")
+    """Logged in at ``next_path``, with the session's WebSocket open."""
+    page = log_in(browser, base_url, username, next_path, timeout_ms=TIMEOUT_MS)
     # The WebSocket is up, so no broadcast from now on is missed.
     expect(page.locator("#connection")).to_have_attribute("data-state", "open", timeout=TIMEOUT_MS)
     # A marker that a reload would wipe: posts must arrive without one.

@@ -14,13 +14,12 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from deliberation.agents.models import AgentProfile
 from deliberation.annotation.models import Assignment, Item, Label, Project
-from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
+from tests.live_server import CHROMIUM, chromium, daphne_only, log_in, run_servers, screenshot
 
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -36,10 +35,8 @@ TIMEOUT_MS = 15_000
 
 @pytest.fixture
 def server(transactional_db, tmp_path):
-    with run_servers(tmp_path, worker=False) as running:
-        offsets = running.log_offsets()
-        yield running.base_url
-        running.print_logs(offsets)
+    with daphne_only(tmp_path) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -62,18 +59,6 @@ def rte_project(manager, alice, bob):
     return project
 
 
-def _log_in(browser, base_url: str, username: str, path: str):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"/accounts/login/?next={quote(path)}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"**{path}")
-    return page
-
-
 def _label_with_keys(page, key: str) -> str:
     """Label the item on screen with a digit and Enter; return its id."""
     item = page.locator("#labelling").get_attribute("data-item")
@@ -88,9 +73,10 @@ def test_two_people_label_with_the_keyboard(server, rte_project):
     pk = rte_project.pk
     path = f"/annotation/{pk}/label/"
     with chromium() as browser:
-        alice = _log_in(browser, server, "alice", path)
-        bob = _log_in(browser, server, "bob", path)
+        alice = log_in(browser, server, "alice", path)
+        bob = log_in(browser, server, "bob", path)
         expect(alice.locator("#item-fields")).to_contain_text("hypothesis")
+        screenshot(alice, "annotation-label")
         first_alice = alice.locator("#labelling").get_attribute("data-item")
         first_bob = bob.locator("#labelling").get_attribute("data-item")
         assert first_alice != first_bob  # the least-labelled items, one each
@@ -105,7 +91,7 @@ def test_two_people_label_with_the_keyboard(server, rte_project):
         while bob.locator("#labelling").count():
             bob_items.append(_label_with_keys(bob, "1"))
         screenshot(bob, "annotation-done")
-        manager = _log_in(browser, server, "manager", f"/annotation/{pk}/?method=mv")
+        manager = log_in(browser, server, "manager", f"/annotation/{pk}/?method=mv")
         expect(manager.locator("#project-stats")).to_contain_text("items have their 2 labels")
         screenshot(manager, "annotation-project")
         stats = manager.locator("#project-stats").inner_text()
@@ -164,7 +150,7 @@ def test_import_label_agents_aggregate_escalate_export(live, manager, alice, bob
         writer.writerows(rows)
     pk = project.pk
     with chromium() as browser:
-        boss = _log_in(browser, live, "manager", f"/annotation/{pk}/import/")
+        boss = log_in(browser, live, "manager", f"/annotation/{pk}/import/")
         boss.set_input_files("#id_file", str(upload))
         boss.fill("#id_gold_column", "gold")
         boss.click("#import-form button[type=submit]")
@@ -172,7 +158,7 @@ def test_import_label_agents_aggregate_escalate_export(live, manager, alice, bob
         expect(boss.locator("#import-created")).to_have_text("6")
 
         for name, key in (("alice", "2"), ("bob", "1")):
-            page = _log_in(browser, live, name, f"/annotation/{pk}/label/")
+            page = log_in(browser, live, name, f"/annotation/{pk}/label/")
             while page.locator("#labelling").count():
                 _label_with_keys(page, key)
             expect(page.locator("#done-reason")).to_contain_text("no more items")

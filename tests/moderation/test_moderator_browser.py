@@ -11,13 +11,11 @@ Needs Debian's Chromium (``apt-get install chromium``); skipped without it.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
 import pytest
 
 from deliberation.debates import controls, services
 from deliberation.debates.models import Participant
-from tests.live_server import CHROMIUM, PASSWORD, chromium, run_servers, screenshot
+from tests.live_server import CHROMIUM, chromium, daphne_only, log_in, screenshot
 
 if CHROMIUM is None:
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
@@ -32,10 +30,8 @@ TIMEOUT_MS = 15_000
 @pytest.fixture
 def server(transactional_db, tmp_path):
     """daphne only (people only, no worker); yields the base URL; its log is printed after."""
-    with run_servers(tmp_path, worker=False) as running:
-        offsets = running.log_offsets()
-        yield running.base_url
-        running.print_logs(offsets)
+    with daphne_only(tmp_path) as base_url:
+        yield base_url
 
 
 @pytest.fixture
@@ -53,18 +49,6 @@ def scenario(moderator, alice, bob):
     services.join_session(bob, session.invite_token)
     controls.control(session.participants.get(role=Participant.Role.MODERATOR), "start")
     return session
-
-
-def _log_in(browser, base_url: str, username: str, next_path: str):
-    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(TIMEOUT_MS)
-    page = context.new_page()
-    page.goto(f"/accounts/login/?next={quote(next_path)}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("form button[type=submit]")
-    page.wait_for_url(f"**{next_path}")
-    return page
 
 
 # Post as this browser's user through the session socket (the documented JSON protocol), and
@@ -87,13 +71,13 @@ POST = """async ([sessionId, text, answer, confidence]) => {
 def test_the_moderator_page_updates_live_as_debaters_post(server, scenario):
     path = f"/moderation/sessions/{scenario.pk}/"
     with chromium() as browser:
-        mod = _log_in(browser, server, "mod", path)
+        mod = log_in(browser, server, "mod", path)
         expect(mod.locator("#metrics-connection")).to_have_attribute("data-state", "open")
         mod.evaluate("window.__notReloaded = true")
         answers = mod.locator('[data-metric="answers-1"]')
         expect(answers).to_have_text("0")
-        alice = _log_in(browser, server, "alice", f"/sessions/{scenario.pk}/")
-        bob = _log_in(browser, server, "bob", f"/sessions/{scenario.pk}/")
+        alice = log_in(browser, server, "alice", f"/sessions/{scenario.pk}/")
+        bob = log_in(browser, server, "bob", f"/sessions/{scenario.pk}/")
 
         alice.evaluate(POST, [scenario.pk, "Rayleigh scattering.", "Yes", 0.9])
         expect(answers).to_have_text("1")
