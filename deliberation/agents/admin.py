@@ -17,14 +17,23 @@ class AgentTurnAdmin(admin.ModelAdmin):
         "session",
         "participant",
         "status",
+        "parse_status",
         "attempts",
         "model",
         "prompt_tokens",
         "completion_tokens",
         "latency_ms",
+        "cost_usd",
         "created_at",
     )
-    list_filter = ("status", "backend")
+    list_filter = ("status", "backend", "parse_status")
     list_select_related = ("session", "participant")
-    search_fields = ("reply", "error", "model")
-    raw_id_fields = ("session", "round", "participant", "post")
+    search_fields = ("reply", "error", "model", "session__title")
+    raw_id_fields = ("session", "round", "participant", "target", "post")
+    readonly_fields = ("agent_call",)
+
+    @admin.display(description="the call, as sent")
+    def agent_call(self, turn):
+        from deliberation.debates.admin import agent_call_html
+
+        return agent_call_html(turn)

@@ -1,2 +1,9 @@
+from django.urls import path
+
+from . import views
+
 app_name = "review"
-urlpatterns = []
+
+urlpatterns = [
+    path("sessions/<int:pk>/replay/", views.replay, name="replay"),
+]

@@ -1,0 +1,165 @@
+"""Review actions on transcripts (flags, notes, anonymising people) and the replay's numbers."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from deliberation.consensus.votes import answer_counts, normalised_entropy, top_share
+from deliberation.debates.answers import answer_key, format_answer
+from deliberation.debates.models import DebateSession, Opinion, Participant, Post
+
+from .models import Flag, ReviewNote
+
+ANON_PREFIX = "anon-"
+
+
+# --- flags and notes -----------------------------------------------------------------------------
+def flag(session: DebateSession, reviewer, *, post: Post | None = None, reason="other", note=""):
+    """Flag a session (or one of its posts) for attention."""
+    if post is not None and post.session_id != session.pk:
+        raise ValueError("The post is not in this session.")
+    return Flag.objects.create(
+        session=session, post=post, reason=reason, note=note, reviewer=reviewer
+    )
+
+
+def flag_sessions(sessions: Iterable[DebateSession], reviewer, reason="other", note="") -> int:
+    with transaction.atomic():
+        flags = [Flag(session=s, reason=reason, note=note, reviewer=reviewer) for s in sessions]
+        Flag.objects.bulk_create(flags)
+    return len(flags)
+
+
+def resolve(flag_: Flag, reviewer) -> Flag:
+    if flag_.resolved_at is None:
+        flag_.resolved_at = timezone.now()
+        flag_.resolved_by = reviewer
+        flag_.save(update_fields=["resolved_at", "resolved_by"])
+    return flag_
+
+
+def add_note(session: DebateSession, reviewer, text: str, *, post: Post | None = None):
+    text = (text or "").strip()
+    if not text:
+        raise ValueError("A note needs some text.")
+    return ReviewNote.objects.create(session=session, post=post, text=text, reviewer=reviewer)
+
+
+# --- anonymising people --------------------------------------------------------------------------
+def anonymise_people(sessions: Iterable[DebateSession], reviewer) -> int:
+    """Replace every person's name in the sessions, keep the transcript.
+
+    Each person participant gets the pseudonym "Person N" (N by speaking position among the
+    session's people) and a fresh inactive account (``anon-...``, unusable password) in place
+    of theirs (also as the session's creator), so no name, username or e-mail links the
+    transcript to them; every whole-word
+    occurrence of their former display name or username in post texts and private-opinion notes
+    becomes the pseudonym. Answers, confidences, sequence numbers and agents are untouched.
+    Idempotent: people already anonymised are skipped. Returns how many people were changed.
+    """
+    users = get_user_model()
+    changed = 0
+    for session in sessions:
+        with transaction.atomic():
+            people = list(
+                Participant.objects.select_for_update(of=("self",))
+                .filter(session=session, kind=Participant.Kind.HUMAN)
+                .select_related("user")
+                .order_by("position", "id")
+            )
+            replacements: list[tuple[re.Pattern, str]] = []
+            renamed = 0
+            for n, person in enumerate(people, start=1):
+                if person.user.get_username().startswith(ANON_PREFIX):
+                    continue
+                pseudonym = f"Person {n}"
+                names = {person.display_name, person.user.get_username()}
+                names |= {person.user.get_full_name()} - {""}
+                for name in sorted(names, key=len, reverse=True):
+                    if name.strip():
+                        pattern = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+                        replacements.append((pattern, pseudonym))
+                stand_in = users.objects.create_user(
+                    username=f"{ANON_PREFIX}{secrets.token_hex(8)}", is_active=False
+                )
+                stand_in.set_unusable_password()
+                stand_in.save(update_fields=["password"])
+                if session.created_by_id == person.user_id:
+                    DebateSession.objects.filter(pk=session.pk).update(created_by=stand_in)
+                person.user = stand_in
+                person.display_name = pseudonym
+                person.save(update_fields=["user", "display_name"])
+                renamed += 1
+            if not renamed:
+                continue
+            changed += renamed
+            for post in Post.objects.filter(session=session).only("id", "text"):
+                text = _replace(post.text, replacements)
+                if text != post.text:
+                    Post.objects.filter(pk=post.pk).update(text=text)
+            for opinion in Opinion.objects.filter(session=session).only("id", "note"):
+                note = _replace(opinion.note, replacements)
+                if note != opinion.note:
+                    Opinion.objects.filter(pk=opinion.pk).update(note=note)
+            ReviewNote.objects.create(
+                session=session,
+                text=f"People anonymised: {renamed} renamed, their names replaced in the text.",
+                reviewer=reviewer,
+            )
+    return changed
+
+
+def _replace(text: str, replacements: list[tuple[re.Pattern, str]]) -> str:
+    for pattern, pseudonym in replacements:
+        text = pattern.sub(pseudonym, text)
+    return text
+
+
+# --- the replay ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RoundAt:
+    number: int
+    answers: int  # debaters whose latest answer in this round is readable
+    tally: list[tuple[str, int]]  # answer label, count, most common first
+    top_share: float | None
+    entropy: float | None  # normalised Shannon entropy of the answers (0 = unanimous)
+
+
+def metrics_at(session: DebateSession, posts: list[Post]) -> list[RoundAt]:
+    """Per round, the answers as they stood after ``posts`` (each debater's latest readable
+    answer in the round): the tally, the top answer's share and the normalised entropy
+    ``H / log K`` (Shannon 1948), the same measures as the moderator's live metrics."""
+    fmt, tol = session.answer_format, session.tolerance
+    latest: dict[int, dict[int, Any]] = {}
+    shown: dict[Any, str] = {}
+    for post in posts:
+        if post.kind != Post.Kind.ARGUMENT or post.round_id is None or post.target_id:
+            continue
+        key = answer_key(post.answer, fmt, tol)
+        if key is None:
+            continue
+        shown.setdefault(key, format_answer(post.answer, fmt))
+        latest.setdefault(post.round.number, {})[post.author_id] = key
+    out = []
+    for number in sorted(latest):
+        keys = list(latest[number].values())
+        counts = answer_counts(keys)
+        tally = sorted(((shown[k], n) for k, n in counts.items()), key=lambda x: (-x[1], x[0]))
+        out.append(
+            RoundAt(
+                number,
+                len(keys),
+                tally,
+                top_share(keys) if keys else None,
+                normalised_entropy(keys) if keys else None,
+            )
+        )
+    return out
