@@ -146,8 +146,16 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-deadlines": {
         "task": "deliberation.debates.tasks.sweep_deadlines",
         "schedule": float(os.environ.get("DEADLINE_SWEEP_SECONDS", "30")),
-    }
+    },
+    # Webhook attempts whose task was lost (a worker died) are sent again.
+    "retry-webhooks": {
+        "task": "deliberation.webhooks.tasks.retry_due",
+        "schedule": 60.0,
+    },
 }
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
+WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "10"))
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     # Must exceed the longest task time limit, or Redis redelivers a running task.
     "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "900")),

@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/", include("deliberation.api.urls")),
     path("review/", include("deliberation.review.urls")),
     path("transcripts/", include("deliberation.transcripts.urls")),
+    path("webhooks/", include("deliberation.webhooks.urls")),
     path("annotation/", include("deliberation.annotation.urls")),
     path("batches/", include("deliberation.batches.urls")),
     path("moderation/", include("deliberation.moderation.urls")),

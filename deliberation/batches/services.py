@@ -32,6 +32,7 @@ from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
 from .models import BatchItem, BatchRun
+from .signals import batch_finished
 
 MAX_QUESTIONS = 100_000
 MAX_CONCURRENCY = 64
@@ -204,6 +205,9 @@ def fill(run_id: int) -> int:
                 if running == 0:
                     run.status, run.finished_at = BatchRun.Status.FINISHED, timezone.now()
                     run.save(update_fields=["status", "finished_at"])
+                    transaction.on_commit(
+                        lambda: batch_finished.send(sender=BatchRun, id=run_id), robust=True
+                    )
                 return started
             _start_item(run, item)
             started += 1
