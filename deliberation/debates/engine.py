@@ -34,16 +34,23 @@ def speakers(session: DebateSession) -> tuple[p.Speaker, ...]:
     )
 
 
-def load_state(session: DebateSession) -> p.SessionState:
+def load_state(session: DebateSession, upto_seq: int | None = None) -> p.SessionState:
     """Snapshot what the protocol needs: participants and every round's contributions.
 
     A post's answer becomes a hashable key (``answers.answer_key``) so protocols can compare
     answers; unparsed agent answers and abstentions are kept as such, never as a guess.
+
+    ``upto_seq`` gives the state as it stood right after that post committed (for the replay):
+    what happened from the next post on (posts, rounds opened or closed, turns that failed) is
+    left out.
     """
     from deliberation.agents.models import AgentTurn
 
-    rounds = list(session.rounds.order_by("number").values_list("pk", "number", "phase", "status"))
-    by_round: dict[int, list[p.Contribution]] = {pk: [] for pk, *_ in rounds}
+    rounds = list(
+        session.rounds.order_by("number").values_list(
+            "pk", "number", "phase", "status", "closed_at", "opened_at"
+        )
+    )
     posts = (
         Post.objects.filter(session=session, author__isnull=False, round__isnull=False)
         .filter(kind__in=(Post.Kind.ARGUMENT, Post.Kind.EVENT))
@@ -59,6 +66,23 @@ def load_state(session: DebateSession) -> p.SessionState:
             "data",
         )
     )
+    ended = AgentTurn.objects.filter(
+        session=session,
+        status__in=(AgentTurn.Status.FAILED, AgentTurn.Status.CANCELLED),
+        post__isnull=True,
+    )
+    session_status = session.status
+    before = cut_time(session, upto_seq)
+    if before is not None:
+        posts = posts.filter(seq__lte=upto_seq)
+        ended = ended.filter(finished_at__lt=before)
+        rounds = [
+            (pk, number, phase, _status_before(closed_at, before), closed_at)
+            for pk, number, phase, _, closed_at, opened_at in rounds
+            if opened_at < before
+        ]
+        session_status = DebateSession.Status.RUNNING
+    by_round: dict[int, list[p.Contribution]] = {pk: [] for pk, *_ in rounds}
     fmt, tolerance = session.answer_format, session.tolerance
     for round_id, author_id, target_id, kind, answer, confidence, parse_status, data in posts:
         if kind == Post.Kind.EVENT:
@@ -80,22 +104,40 @@ def load_state(session: DebateSession) -> p.SessionState:
         else:
             contribution = p.Contribution(author_id, target_id, status="no_answer")
         by_round[round_id].append(contribution)
-    ended = AgentTurn.objects.filter(
-        session=session,
-        status__in=(AgentTurn.Status.FAILED, AgentTurn.Status.CANCELLED),
-        post__isnull=True,
-    ).values_list("round_id", "participant_id", "target_id")
-    for round_id, participant_id, target_id in ended:
-        by_round[round_id].append(p.Contribution(participant_id, target_id, status="failed"))
+    for round_id, participant_id, target_id in ended.values_list(
+        "round_id", "participant_id", "target_id"
+    ):
+        if round_id in by_round:
+            by_round[round_id].append(p.Contribution(participant_id, target_id, status="failed"))
     return p.SessionState(
-        status=session.status,
+        status=session_status,
         settings=session.protocol_settings,
         participants=speakers(session),
         rounds=tuple(
-            p.RoundView(number, phase, tuple(by_round[pk]), open=status == Round.Status.OPEN)
-            for pk, number, phase, status in rounds
+            p.RoundView(number, phase, tuple(by_round[pk]), open=rstatus == Round.Status.OPEN)
+            for pk, number, phase, rstatus, *_ in rounds
         ),
     )
+
+
+def cut_time(session: DebateSession, upto_seq: int | None):
+    """When the post after ``upto_seq`` was written: what existed before then is the session
+    as it stood right after post ``upto_seq`` committed. None: no cut (the session as it is)."""
+    if upto_seq is None:
+        return None
+    following = (
+        Post.objects.filter(session=session, seq__gt=upto_seq)
+        .order_by("seq")
+        .values_list("created_at", flat=True)
+        .first()
+    )
+    return following
+
+
+def _status_before(closed_at, before) -> str:
+    if closed_at is not None and closed_at < before:
+        return Round.Status.CLOSED
+    return Round.Status.OPEN
 
 
 def expected_slots(session: DebateSession, state: p.SessionState | None = None) -> list[p.Slot]:

@@ -32,16 +32,17 @@ from .answers import answer_key, is_correct
 from .models import DebateSession
 
 
-def representatives(session: DebateSession) -> dict[Hashable, Any]:
+def representatives(session: DebateSession, upto_seq: int | None = None) -> dict[Hashable, Any]:
     """Vote key -> the first answer given with that key, as it was written.
 
     Keys normalise answers (free text casefolded, numbers snapped to the tolerance), so a
     winning key is shown, and checked against gold, as an answer someone actually gave.
     """
     out: dict[Hashable, Any] = {}
-    answers = (
-        session.posts.filter(answer__isnull=False).order_by("seq").values_list("answer", flat=True)
-    )
+    posts = session.posts.filter(answer__isnull=False)
+    if upto_seq is not None:
+        posts = posts.filter(seq__lte=upto_seq)
+    answers = posts.order_by("seq").values_list("answer", flat=True)
     for answer in answers:
         out.setdefault(answer_key(answer, session.answer_format, session.tolerance), answer)
     return out
@@ -71,10 +72,13 @@ class Outcome:
         return len(answers) > 1
 
 
-def session_outcome(session: DebateSession, state: p.SessionState | None = None) -> Outcome:
+def session_outcome(
+    session: DebateSession, state: p.SessionState | None = None, upto_seq: int | None = None
+) -> Outcome:
+    """The rules' answers now, or right after post ``upto_seq`` (for the replay)."""
     from .engine import load_state
 
-    state = state or load_state(session)
+    state = state or load_state(session, upto_seq)
     protocol = get_protocol(session.protocol)
     debaters = {s.id for s in state.debaters}
     rounds: dict[int, dict[int, Hashable]] = {}
@@ -90,7 +94,7 @@ def session_outcome(session: DebateSession, state: p.SessionState | None = None)
         for pid, answer in answers.items():
             latest[pid] = (answer, confidences[view.number].get(pid))
     gold = session.gold_answer
-    originals = representatives(session)
+    originals = representatives(session, upto_seq)
 
     def from_key(key: Hashable) -> Any:
         if key in originals:

@@ -26,13 +26,13 @@ from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from deliberation.agents.models import AgentTurn
 from deliberation.consensus import agreement, cost, dynamics, mutual, semantic, votes
 from deliberation.debates.answers import answer_key, format_answer, is_correct
-from deliberation.debates.engine import load_state
+from deliberation.debates.engine import cut_time, load_state
 from deliberation.debates.models import DebateSession, Opinion, Participant, Post
 from deliberation.debates.outcomes import Outcome, representatives, session_outcome
 from deliberation.protocols import base as p
@@ -92,21 +92,33 @@ class SessionData:
         return is_correct(self.original(key), gold, s.answer_format, s.tolerance)
 
 
-def load(session: DebateSession) -> SessionData:
-    """Read the session with a fixed number of queries: none per post, round or participant."""
-    state = load_state(session)  # participants, rounds, posts, failed agent turns
-    outcome = session_outcome(session, state)  # + the answers' first spellings
-    originals = representatives(session)
+def load(session: DebateSession, upto_seq: int | None = None) -> SessionData:
+    """Read the session with a fixed number of queries: none per post, round or participant.
+
+    ``upto_seq``: the session as it stood right after that post (the replay's view).
+    """
+    state = load_state(session, upto_seq)  # participants, rounds, posts, failed agent turns
+    outcome = session_outcome(session, state, upto_seq)  # + the answers' first spellings
+    originals = representatives(session, upto_seq)
+    posts = Post.objects.filter(session=session)
+    opinions = Opinion.objects.filter(session=session)
+    turns = AgentTurn.objects.filter(session=session)
+    before = cut_time(session, upto_seq)
+    if before is not None:
+        posts = posts.filter(seq__lte=upto_seq)
+        opinions = opinions.filter(created_at__lt=before)
+        # A turn counts once its post is in, or once it had failed by then.
+        turns = turns.filter(
+            Q(post__seq__lte=upto_seq) | Q(post__isnull=True, finished_at__lt=before)
+        )
     people = {pt.pk: pt for pt in session.participants.all()}
     opinions = list(
-        Opinion.objects.filter(session=session)
-        .order_by("round__number", "participant_id")
-        .values_list("round__number", "participant_id", "answer", "confidence")
+        opinions.order_by("round__number", "participant_id").values_list(
+            "round__number", "participant_id", "answer", "confidence"
+        )
     )
     turns = list(
-        AgentTurn.objects.filter(session=session)
-        .order_by("id")
-        .values(
+        turns.order_by("id").values(
             "id",
             "participant_id",
             "round__number",
@@ -121,12 +133,12 @@ def load(session: DebateSession) -> SessionData:
         )
     )
     reviews = list(
-        Post.objects.filter(session=session, kind=Post.Kind.ARGUMENT, target__isnull=False)
+        posts.filter(kind=Post.Kind.ARGUMENT, target__isnull=False)
         .exclude(round__isnull=True)
         .order_by("seq")
         .values_list("round__number", "author_id", "target_id", "data")
     )
-    last_seq = Post.objects.filter(session=session).aggregate(m=Max("seq"))["m"] or 0
+    last_seq = posts.aggregate(m=Max("seq"))["m"] or 0
     return SessionData(
         session=session,
         state=state,
@@ -141,9 +153,10 @@ def load(session: DebateSession) -> SessionData:
     )
 
 
-def session_metrics(session: DebateSession) -> dict[str, Any]:
-    """The moderator's metrics of ``session`` as a JSON-safe dict (see the module docstring)."""
-    data = load(session)
+def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict[str, Any]:
+    """The moderator's metrics of ``session`` as a JSON-safe dict (see the module docstring);
+    with ``upto_seq``, as they stood right after that post (the transcript replay)."""
+    data = load(session, upto_seq)
     debaters = [s.id for s in data.state.debaters]
     answered = public_rounds(data)  # round -> {debater: key}, rounds with answers only
     categories = _categories(data, answered)
@@ -157,7 +170,7 @@ def session_metrics(session: DebateSession) -> dict[str, Any]:
     return {
         "version": METRICS_VERSION,
         "session_id": data.session.pk,
-        "status": data.session.status,
+        "status": data.state.status,
         "answer_format": data.session.answer_format,
         "gold": gold,
         "gold_label": format_answer(gold, data.session.answer_format) if gold is not None else "",

@@ -1,19 +1,15 @@
-"""Review actions on transcripts (flags, notes, anonymising people) and the replay's numbers."""
+"""Review actions on transcripts: flags, notes, anonymising people."""
 
 from __future__ import annotations
 
 import re
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from deliberation.consensus.votes import answer_counts, normalised_entropy, top_share
-from deliberation.debates.answers import answer_key, format_answer
 from deliberation.debates.models import DebateSession, Opinion, Participant, Post
 
 from .models import Flag, ReviewNote
@@ -121,45 +117,3 @@ def _replace(text: str, replacements: list[tuple[re.Pattern, str]]) -> str:
     for pattern, pseudonym in replacements:
         text = pattern.sub(pseudonym, text)
     return text
-
-
-# --- the replay ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RoundAt:
-    number: int
-    answers: int  # debaters whose latest answer in this round is readable
-    tally: list[tuple[str, int]]  # answer label, count, most common first
-    top_share: float | None
-    entropy: float | None  # normalised Shannon entropy of the answers (0 = unanimous)
-
-
-def metrics_at(session: DebateSession, posts: list[Post]) -> list[RoundAt]:
-    """Per round, the answers as they stood after ``posts`` (each debater's latest readable
-    answer in the round): the tally, the top answer's share and the normalised entropy
-    ``H / log K`` (Shannon 1948), the same measures as the moderator's live metrics."""
-    fmt, tol = session.answer_format, session.tolerance
-    latest: dict[int, dict[int, Any]] = {}
-    shown: dict[Any, str] = {}
-    for post in posts:
-        if post.kind != Post.Kind.ARGUMENT or post.round_id is None or post.target_id:
-            continue
-        key = answer_key(post.answer, fmt, tol)
-        if key is None:
-            continue
-        shown.setdefault(key, format_answer(post.answer, fmt))
-        latest.setdefault(post.round.number, {})[post.author_id] = key
-    out = []
-    for number in sorted(latest):
-        keys = list(latest[number].values())
-        counts = answer_counts(keys)
-        tally = sorted(((shown[k], n) for k, n in counts.items()), key=lambda x: (-x[1], x[0]))
-        out.append(
-            RoundAt(
-                number,
-                len(keys),
-                tally,
-                top_share(keys) if keys else None,
-                normalised_entropy(keys) if keys else None,
-            )
-        )
-    return out

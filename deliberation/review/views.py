@@ -1,4 +1,5 @@
-"""The transcript replay (staff): step through a session post by post."""
+"""The transcript replay (staff): step through a session post by post, with the moderator's
+metrics as they stood right after each post (the same code as the live moderator view)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from django.shortcuts import get_object_or_404, render
 
 from deliberation.agents.models import AgentTurn
 from deliberation.debates.models import DebateSession, Post
-
-from . import services
+from deliberation.moderation.charts import panel_context
+from deliberation.moderation.metrics import session_metrics
 
 
 @staff_member_required
@@ -51,6 +52,6 @@ def replay(request: HttpRequest, pk: int) -> HttpResponse:
             "turn": turn,
             "previous": previous,
             "next": following,
-            "rounds": services.metrics_at(session, posts),
+            **panel_context(session_metrics(session, upto_seq=at)),
         },
     )

@@ -12,7 +12,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from deliberation.agents.models import AgentTurn
+from deliberation.agents.services import run_locally
+from deliberation.debates import controls, services
 from deliberation.debates.models import DebateSession, Participant, Post
+from deliberation.moderation.metrics import session_metrics
 from deliberation.review import services as review
 from deliberation.review.models import Flag, ReviewNote
 
@@ -203,25 +206,74 @@ def test_anonymise_keeps_the_transcript_but_no_name(staff, people_session):
         assert f">{name}<" not in replay and f">{name}<" not in change
 
 
-def test_replay_steps_through_the_session_with_the_tally_at_each_point(staff, people_session):
+def test_replay_steps_through_the_session_with_the_metrics_at_each_point(staff, people_session):
     session = people_session(answers=("Yes", "No", "Yes"), rounds=2)
     answers = list(
         session.posts.filter(kind="argument").order_by("seq").values_list("seq", flat=True)
     )
     url = reverse("review:replay", args=[session.pk])
     second = staff.get(url, {"at": answers[1]})
-    rounds = second.context["rounds"]
-    assert [(r.number, r.tally) for r in rounds] == [(1, [("No", 1), ("Yes", 1)])]
-    assert rounds[0].entropy == pytest.approx(1.0)
+    rounds = second.context["m"]["rounds"]
+    assert [(r["number"], r["answers"]) for r in rounds] == [(1, 2)]
+    tally = {d["label"]: d["count"] for d in rounds[0]["distribution"]}
+    assert tally == {"Yes": 1, "No": 1} and rounds[0]["normalised_entropy"] == pytest.approx(1.0)
     html = second.content.decode()
     assert f'id="post-{answers[1]}"' in html and f'id="post-{answers[2]}"' not in html
     assert f'href="?at={answers[2]}" id="replay-next"' in html
-    end = staff.get(url).context["rounds"]
-    assert [(r.number, r.tally, round(r.top_share, 3)) for r in end] == [
-        (1, [("Yes", 2), ("No", 1)], 0.667),
-        (2, [("Yes", 2), ("No", 1)], 0.667),
+    assert 'id="rules-table"' in html  # the moderator's panel, as it stood
+    end = staff.get(url).context["m"]
+    assert [(r["number"], r["answers"], r["top_share"]) for r in end["rounds"]] == [
+        (1, 3, pytest.approx(2 / 3, abs=1e-6)),
+        (2, 3, pytest.approx(2 / 3, abs=1e-6)),
     ]
     assert staff.get(url, {"at": "nonsense"}).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_replay_shows_exactly_the_live_metrics_of_each_moment(
+    moderator, alice, bob, simulated_agent
+):
+    """Metrics recomputed for post N equal those the moderator saw live after post N (until
+    the next post), for every N."""
+    agent = simulated_agent(name="Agent", seed=5, parameters={"simulated": {"token_delay": 0}})
+    session = services.create_session(
+        moderator=moderator,
+        title="Replay",
+        question="Is the sky blue?",
+        options=["Yes", "No"],
+        gold_answer="Yes",
+        protocol="simultaneous",
+        protocol_settings={"rounds": 2},
+        agent_profiles=[agent],
+    )
+    a = services.join_session(alice, session.invite_token)
+    b = services.join_session(bob, session.invite_token)
+    mod = session.participants.get(role="moderator")
+    live: dict[int, dict] = {}
+
+    def snapshot():
+        metrics = session_metrics(DebateSession.objects.get(pk=session.pk))
+        live[metrics["last_seq"]] = metrics
+
+    run_locally(lambda: controls.control(mod, "start"), on_progress=snapshot)
+    for person, answer in ((a, "Yes"), (b, "No")):
+        run_locally(
+            lambda p=person, x=answer: services.submit_post(p, f"I say {x}.", answer=x),
+            on_progress=snapshot,
+        )
+        snapshot()
+    services.submit_opinion(b, answer="Yes", confidence=0.6)
+    snapshot()  # post N's moment lasts until post N+1: later entries of it count too
+    run_locally(lambda: services.submit_post(a, "Still yes.", answer="Yes"), on_progress=snapshot)
+    snapshot()
+    run_locally(lambda: services.submit_post(b, "Now yes.", answer="Yes"), on_progress=snapshot)
+    snapshot()
+    session = DebateSession.objects.get(pk=session.pk)
+    assert session.status == "finished" and len(live) >= 5
+    for seq, seen in live.items():
+        replayed = session_metrics(session, upto_seq=seq)
+        for key in set(seen) - {"computed_at"}:
+            assert replayed[key] == seen[key], (seq, key)
 
 
 def test_replay_is_for_staff_only(people_session, make_user):
