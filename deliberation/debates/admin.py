@@ -81,17 +81,22 @@ class SessionNoteInline(admin.TabularInline):
 
 
 class _SaveReviewer:
-    """Flags and notes added inline are signed by the reviewer who added them."""
+    """Flags and notes added inline are signed by the reviewer who added them, and belong to
+    the session of the page (``session_of``)."""
+
+    def session_of(self, obj) -> int:
+        raise NotImplementedError
 
     def save_formset(self, request, form, formset, change):
         instances = formset.save(commit=False)
         for obj in formset.deleted_objects:
             obj.delete()
         for obj in instances:
-            if isinstance(obj, Flag | ReviewNote) and obj.reviewer_id is None:
-                obj.reviewer = request.user
-            if isinstance(obj, Flag | ReviewNote) and getattr(obj, "session_id", None) is None:
-                obj.session_id = getattr(form.instance, "session_id", form.instance.pk)
+            if isinstance(obj, Flag | ReviewNote):
+                if obj.reviewer_id is None:
+                    obj.reviewer = request.user
+                if obj.session_id is None:
+                    obj.session_id = self.session_of(form.instance)
             obj.save()
         formset.save_m2m()
 
@@ -151,6 +156,9 @@ class DebateSessionAdmin(_SaveReviewer, admin.ModelAdmin):
         "created_at",
         "replay_link",
     )
+    def session_of(self, session: DebateSession) -> int:
+        return session.pk
+
     list_filter = ("status", "protocol", "created_at", AdjudicationState, Flagged)
     list_select_related = ("created_by",)
     raw_id_fields = ("created_by",)
@@ -264,6 +272,9 @@ class PostAdmin(_SaveReviewer, admin.ModelAdmin):
     raw_id_fields = ("session", "round", "author", "target")
     readonly_fields = ("agent_call",)
     inlines = [PostFlagInline, PostNoteInline]
+
+    def session_of(self, post: Post) -> int:
+        return post.session_id
 
     def get_queryset(self, request):
         return (

@@ -71,6 +71,16 @@ def current_revision(session: DebateSession) -> AdjudicationRevision | None:
     )
 
 
+def revisions(session: DebateSession) -> list[AdjudicationRevision]:
+    """Every decision on ``session``, newest first, with who decided and the cited posts."""
+    return list(
+        AdjudicationRevision.objects.filter(adjudication__session=session)
+        .select_related("decided_by", "adjudication")
+        .prefetch_related("posts")
+        .order_by("-number")
+    )
+
+
 def published_revision(session: DebateSession) -> AdjudicationRevision | None:
     """What participants see: the current decision, once the adjudication is published."""
     revision = current_revision(session)

@@ -15,7 +15,6 @@ from deliberation.debates.services import ServiceError
 from . import live, services
 from .charts import panel_context
 from .forms import DecisionForm
-from .models import AdjudicationRevision
 
 
 def _session_for(request: HttpRequest, pk: int) -> DebateSession:
@@ -48,12 +47,7 @@ def session_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _render_session(request, session, metrics, form) -> HttpResponse:
-    revisions = list(
-        AdjudicationRevision.objects.filter(adjudication__session=session)
-        .select_related("decided_by", "adjudication")
-        .prefetch_related("posts")
-        .order_by("-number")
-    )
+    revisions = services.revisions(session)
     current = revisions[0] if revisions else None
     return render(
         request,

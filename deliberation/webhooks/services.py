@@ -52,21 +52,25 @@ def emit(event: str, data: dict[str, Any], owners: Iterable[int]) -> list[Delive
     hooks = Webhook.objects.filter(active=True, events__contains=[event]).filter(
         Q(owner_id__in=list(owners)) | Q(owner__in=staff)
     )
-    deliveries = []
     with transaction.atomic():
-        for hook in hooks:
-            delivery = Delivery.objects.create(webhook=hook, event=event, payload={})
-            delivery.payload = {
-                "event": event,
-                "delivery": delivery.pk,
-                "created_at": delivery.created_at.isoformat(),
-                "data": data,
-            }
-            delivery.next_attempt_at = delivery.created_at
-            delivery.save(update_fields=["payload", "next_attempt_at"])
-            deliveries.append(delivery)
-            _enqueue_on_commit(delivery.pk)
+        deliveries = [_new_delivery(hook, event, data) for hook in hooks]
     return deliveries
+
+
+def _new_delivery(hook: Webhook, event: str, data: dict[str, Any]) -> Delivery:
+    """A pending delivery, sent after commit; its payload names the delivery (the receiver's
+    idempotency key), so the row is written first and its payload then."""
+    delivery = Delivery.objects.create(webhook=hook, event=event, payload={})
+    delivery.payload = {
+        "event": event,
+        "delivery": delivery.pk,
+        "created_at": delivery.created_at.isoformat(),
+        "data": data,
+    }
+    delivery.next_attempt_at = delivery.created_at
+    delivery.save(update_fields=["payload", "next_attempt_at"])
+    _enqueue_on_commit(delivery.pk)
+    return delivery
 
 
 def _enqueue_on_commit(delivery_id: int, countdown: float = 0) -> None:
@@ -155,18 +159,7 @@ def on_batch_finished(run_id: int) -> None:
 def ping(webhook: Webhook) -> Delivery:
     """A test delivery to one webhook, whatever its events."""
     with transaction.atomic():
-        delivery = Delivery.objects.create(
-            webhook=webhook, event="ping", payload={}, next_attempt_at=timezone.now()
-        )
-        delivery.payload = {
-            "event": "ping",
-            "delivery": delivery.pk,
-            "created_at": delivery.created_at.isoformat(),
-            "data": {"webhook": webhook.pk},
-        }
-        delivery.save(update_fields=["payload"])
-        _enqueue_on_commit(delivery.pk)
-    return delivery
+        return _new_delivery(webhook, "ping", {"webhook": webhook.pk})
 
 
 # --- delivering ------------------------------------------------------------------------------
