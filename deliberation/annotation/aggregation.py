@@ -127,7 +127,10 @@ def aggregate_project(project: Project, method: str | None = None, *, pin_gold: 
             f"{method!r} does not apply to {project.get_label_format_display().lower()} labels; "
             f"choose from {', '.join(methods_for(project))}"
         )
-    key = f"annotation:aggregate:{project.pk}:{method}:{int(pin_gold)}:{_version(project)}"
+    # The creation time keeps a recreated database (same ids, same counts) from reading an
+    # older project's entry.
+    born = project.created_at.timestamp()
+    key = f"annotation:aggregate:{project.pk}:{born}:{method}:{int(pin_gold)}:{_version(project)}"
     result = cache.get(key)
     if result is None:
         result = _aggregate(project, method, pin_gold)

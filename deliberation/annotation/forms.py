@@ -63,15 +63,15 @@ class ProjectForm(forms.ModelForm):
         options = [
             line.strip() for line in data.get("options_text", "").splitlines() if line.strip()
         ]
+        fmt = data.get("label_format")
+        if fmt not in ("single_choice", "multiple_choice"):
+            options = []  # numbers and free text have no options: nothing to check
         if len(set(o.casefold() for o in options)) != len(options):
             self.add_error("options_text", "Options must differ from each other.")
         if len(options) > MAX_OPTIONS:
             self.add_error("options_text", f"At most {MAX_OPTIONS} options.")
-        fmt = data.get("label_format")
         if fmt in ("single_choice", "multiple_choice") and len(options) < 2:
             self.add_error("options_text", "A choice schema needs at least two options.")
-        if fmt not in ("single_choice", "multiple_choice"):
-            options = []
         data["options"] = options
         data["shown_fields"] = [
             line.strip() for line in data.get("shown_fields_text", "").splitlines() if line.strip()

@@ -30,6 +30,8 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from deliberation.storable import unstorable
+
 from .labelling import InvalidLabel, clean_label
 from .models import ImportJob, Item, Project
 
@@ -190,6 +192,10 @@ def parse_items(
         result.rows += 1
         if on_progress and result.rows % PROGRESS_EVERY == 0:
             on_progress(result.rows)
+        problem = unstorable(row)
+        if problem:
+            result.errors.append(RowError(line, "", problem))
+            continue
         problems = len(result.errors)
         raw_id = row.get(id_col)
         if id_col in row:
@@ -321,7 +327,11 @@ def run_import(job_id: int) -> ImportJob | None:
     fields = {"total_rows": parsed.rows, "errors": errors, "finished_at": timezone.now()}
     if parsed.errors and (mode == "all_or_nothing" or not parsed.items):
         ImportJob.objects.filter(pk=job.pk).update(
-            status=ImportJob.Status.FAILED, processed_rows=parsed.rows, created_items=0, **fields
+            status=ImportJob.Status.FAILED,
+            processed_rows=parsed.rows,
+            created_items=0,
+            content=b"",  # the report says what to fix; the file is not kept
+            **fields,
         )
         return ImportJob.objects.get(pk=job.pk)
     with transaction.atomic():
@@ -343,6 +353,7 @@ def run_import(job_id: int) -> ImportJob | None:
                     for t in sorted(taken)[:MAX_REPORTED]
                 ],
                 finished_at=timezone.now(),
+                content=b"",
             )
             return ImportJob.objects.get(pk=job.pk)
         for n, item in enumerate(parsed.items):

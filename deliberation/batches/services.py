@@ -446,11 +446,13 @@ def resolve_profiles(specs: Iterable[str]) -> list[AgentProfile]:
         if spec.startswith("sim:"):
             profiles.append(_simulated_profile(spec))
             continue
-        profile = (
-            AgentProfile.objects.filter(pk=int(spec)).first()
-            if spec.isdigit()
-            else AgentProfile.objects.filter(name=spec).first()
-        )
+        if spec.isascii() and spec.isdigit():  # "¹" is a digit to isdigit(), not to int()
+            # An id past the column's range names no profile (and must not reach the query).
+            profile = (
+                AgentProfile.objects.filter(pk=int(spec)).first() if int(spec) < 2**31 else None
+            )
+        else:
+            profile = AgentProfile.objects.filter(name=spec).first()
         if profile is None:
             raise BatchError(f"No agent profile {spec!r}.")
         profiles.append(profile)
