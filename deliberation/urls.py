@@ -15,3 +15,6 @@ urlpatterns = [
     path("moderation/", include("deliberation.moderation.urls")),
     path("", include("deliberation.debates.urls")),
 ]
+
+handler404 = "deliberation.api.errors.page_not_found"
+handler500 = "deliberation.api.errors.server_error"

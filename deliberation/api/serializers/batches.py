@@ -1,0 +1,105 @@
+"""Batch runs: a question set answered by agents only, one session per question."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from deliberation.batches.services import MAX_CONCURRENCY
+from deliberation.debates.models import DebateSession
+from deliberation.protocols.registry import PROTOCOLS
+
+from .common import AgentRefField
+
+MAX_API_QUESTIONS = 10_000
+
+
+class QuestionSerializer(serializers.Serializer):
+    question = serializers.CharField(max_length=20_000)
+    options = serializers.ListField(
+        child=serializers.CharField(max_length=500), default=list, max_length=50
+    )
+    gold = serializers.JSONField(required=False, allow_null=True)
+
+
+class BatchCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    questions = serializers.ListField(
+        child=serializers.JSONField(),
+        min_length=1,
+        max_length=MAX_API_QUESTIONS,
+        help_text="Objects {question, options: [...], gold}; every bad one is reported.",
+    )
+    answer_format = serializers.ChoiceField(
+        choices=DebateSession.AnswerFormat.choices, default="single_choice"
+    )
+    tolerance = serializers.FloatField(min_value=0, default=0.0)
+    protocol = serializers.ChoiceField(choices=list(PROTOCOLS), default="simultaneous")
+    settings = serializers.DictField(default=dict)
+    agents = serializers.ListField(child=AgentRefField(), min_length=1, max_length=50)
+    judge = AgentRefField(required=False, allow_null=True)
+    concurrency = serializers.IntegerField(min_value=1, max_value=MAX_CONCURRENCY, default=4)
+
+
+class ProgressSerializer(serializers.Serializer):
+    total = serializers.IntegerField()
+    done = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    running = serializers.IntegerField()
+    pending = serializers.IntegerField()
+    percent = serializers.IntegerField()
+
+
+class AccuracyTableSerializer(serializers.Serializer):
+    participants = serializers.ListField(child=serializers.CharField())
+    rounds = serializers.ListField(child=serializers.IntegerField())
+    per_participant = serializers.DictField(
+        child=serializers.DictField(child=serializers.FloatField(allow_null=True)),
+        help_text="participant -> round -> accuracy (null without gold answers).",
+    )
+    per_rule = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Final-answer rule -> accuracy; vote_only is the Debate-or-Vote baseline.",
+    )
+    default_rule = serializers.CharField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+
+
+class BatchSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    status = serializers.CharField(help_text="pending, running, finished or cancelled.")
+    protocol = serializers.CharField()
+    settings = serializers.JSONField(source="protocol_settings")
+    answer_format = serializers.CharField()
+    tolerance = serializers.FloatField()
+    agents = serializers.ListField(child=serializers.IntegerField(), source="agent_ids")
+    judge = serializers.IntegerField(allow_null=True, source="judge_id")
+    concurrency = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class BatchDetailSerializer(BatchSerializer):
+    progress = ProgressSerializer()
+    table = AccuracyTableSerializer()
+
+
+class BatchItemSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    index = serializers.IntegerField()
+    question = serializers.CharField()
+    options = serializers.ListField(child=serializers.CharField())
+    gold = serializers.JSONField(allow_null=True)
+    status = serializers.CharField()
+    session = serializers.IntegerField(allow_null=True, source="session_id")
+    error = serializers.CharField(allow_blank=True)
+    result = serializers.JSONField(allow_null=True)
+
+
+class ResumeSerializer(serializers.Serializer):
+    resumed_sessions = serializers.IntegerField()
+    requeued_turns = serializers.IntegerField()
+    started = serializers.IntegerField()
