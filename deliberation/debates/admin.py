@@ -156,9 +156,6 @@ class DebateSessionAdmin(_SaveReviewer, admin.ModelAdmin):
         "created_at",
         "replay_link",
     )
-    def session_of(self, session: DebateSession) -> int:
-        return session.pk
-
     list_filter = ("status", "protocol", "created_at", AdjudicationState, Flagged)
     list_select_related = ("created_by",)
     raw_id_fields = ("created_by",)
@@ -174,6 +171,9 @@ class DebateSessionAdmin(_SaveReviewer, admin.ModelAdmin):
     readonly_fields = ("replay_link", "created_at", "started_at", "finished_at")
     inlines = [ParticipantInline, PostInline, SessionFlagInline, SessionNoteInline]
     actions = ["export_jsonl", "flag_sessions", "anonymise"]
+
+    def session_of(self, session: DebateSession) -> int:
+        return session.pk
 
     def get_queryset(self, request):
         qs = super().get_queryset(request)
