@@ -39,7 +39,7 @@ class ItemAdmin(admin.ModelAdmin):
     list_display = ["external_id", "project", "is_check", "gold", "final_label", "escalation"]
     list_filter = ["is_check", "project"]
     search_fields = ["external_id", "project__name"]
-    list_select_related = ["project"]
+    list_select_related = ["project", "escalation"]
     raw_id_fields = ["project", "escalation", "final_by"]
     inlines = [LabelInline]
 
