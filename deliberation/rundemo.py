@@ -102,7 +102,7 @@ def _banner(url: str, seed_output: str) -> str:
     lines = ["", "=" * 72, f"  deliberation demo is running: open {url}", ""]
     for line in seed_output.strip().splitlines():
         stripped = line.strip()
-        if stripped.startswith(("Demo session:", "Demo project:")):
+        if stripped.startswith(("Demo session:", "Demo project:", "HTTP API:")):
             # seed_demo prints paths; show them as links on this server
             line = line.replace(" /", " " + url.rstrip("/") + "/")
         lines.append(f"  {line}")

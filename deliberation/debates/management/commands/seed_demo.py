@@ -49,7 +49,8 @@ class Command(BaseCommand):
             f"Demo session: {session.get_absolute_url()}   "
             f"(invite link: {session.get_invite_url()})\n"
             f"Demo project: /annotation/{project.pk}/   "
-            f"(label it at /annotation/{project.pk}/label/)"
+            f"(label it at /annotation/{project.pk}/label/)\n"
+            f"HTTP API: /api/v1/docs/   (make a token at /api/tokens/; docs/api.md)"
         )
 
     def _user(self, username: str, password: str, staff: bool = False):
