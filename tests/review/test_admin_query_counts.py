@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from django.contrib import admin
 from django.db import connection
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
@@ -22,17 +21,6 @@ from deliberation.webhooks import services as webhooks
 from deliberation.webhooks.models import Webhook
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def staff(make_user):
-    user = make_user("reviewer")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
 
 
 def world(i: int, staff_user, make_user, simulated_agent) -> None:

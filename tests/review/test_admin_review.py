@@ -22,17 +22,6 @@ from deliberation.review.models import Flag, ReviewNote
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(make_user):
-    user = make_user("reviewer")
-    user.is_staff = user.is_superuser = True
-    user.save()
-    client = Client()
-    client.force_login(user)
-    client.user = user
-    return client
-
-
 def _changelist(client, model: str, query: dict | None = None):
     response = client.get(reverse(f"admin:{model}_changelist"), query or {})
     assert response.status_code == 200
