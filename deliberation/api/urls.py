@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
-from .views import agents, annotation, batches, sessions, tokens
+from .views import agents, annotation, batches, exports, sessions, tokens
 
 app_name = "api"
 
@@ -31,6 +31,12 @@ v1 = [
         "sessions/<int:pk>/adjudication/publish/",
         sessions.SessionPublish.as_view(),
         name="session_publish",
+    ),
+    path("sessions/export/<str:fmt>/", exports.SessionsExport.as_view(), name="sessions_export"),
+    path(
+        "sessions/<int:pk>/export/<str:fmt>/",
+        exports.SessionExport.as_view(),
+        name="session_export",
     ),
     path("batches/", batches.BatchList.as_view(), name="batches"),
     path("batches/<int:pk>/", batches.BatchDetail.as_view(), name="batch"),

@@ -9,10 +9,11 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from deliberation.debates.models import DebateSession
-from deliberation.moderation.services import can_moderate, moderated_sessions
+from deliberation.moderation.services import can_moderate
 from deliberation.streaming import download
 
-from .formats import FORMATS, ExportFormat, parse_ids
+from .formats import FORMATS, ExportFormat
+from .selection import NotYours, SelectionError, exportable
 
 
 def _format(fmt: str) -> ExportFormat:
@@ -30,23 +31,14 @@ def _stream(request, sessions, fmt: ExportFormat, filename: str) -> StreamingHtt
 def export_sessions(request: HttpRequest, fmt: str):
     """The sessions the user may moderate, all or ``?ids=1,2`` (and ``?status=finished``)."""
     export = _format(fmt)
-    sessions = moderated_sessions(request.user).distinct()
-    status = request.GET.get("status")
-    if status:
-        if status not in DebateSession.Status.values:
-            return HttpResponseBadRequest(f"Unknown status {status!r}.")
-        sessions = sessions.filter(status=status)
-    if request.GET.get("ids"):
-        try:
-            ids = parse_ids(request.GET["ids"])
-        except ValueError as exc:
-            return HttpResponseBadRequest(str(exc))
-        allowed = set(sessions.filter(pk__in=ids).values_list("pk", flat=True))
-        if set(ids) - allowed:
-            raise PermissionDenied("Some of these sessions are not yours to export.")
-        sessions = DebateSession.objects.filter(pk__in=allowed)
-    else:
-        sessions = DebateSession.objects.filter(pk__in=sessions.values("pk"))
+    try:
+        sessions = exportable(
+            request.user, ids=request.GET.get("ids"), status=request.GET.get("status")
+        )
+    except SelectionError as exc:
+        return HttpResponseBadRequest(str(exc))
+    except NotYours as exc:
+        raise PermissionDenied(str(exc)) from None
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return _stream(request, sessions, export, f"sessions-{stamp}")
 

@@ -6,6 +6,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from deliberation.api import tokens
+from tests.sessions import _clear_metrics_cache, people_session  # noqa: F401
 
 
 @pytest.fixture
