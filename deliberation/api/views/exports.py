@@ -89,6 +89,9 @@ class SessionsExport(APIView):
     )
     def get(self, request: Request, fmt: str):
         _format(fmt)
+        for name in ("ids", "status"):
+            if request.query_params.get(name, None) == "":
+                raise ValidationError({name: ["Leave it out, or give a value."]})
         try:
             sessions = exportable(
                 request.user,
