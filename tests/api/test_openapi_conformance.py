@@ -61,6 +61,7 @@ def existing(moderator, alice, simulated_agent):
     return ids
 
 
+@pytest.mark.timeout(900)  # ~30 operations x 2 modes of generated requests
 def test_every_operation_answers_as_its_schema_says(moderator, existing):
     _, key = tokens.issue(moderator, "schemathesis")
     schema = schemathesis.openapi.from_wsgi("/api/v1/schema/?format=json", get_wsgi_application())
