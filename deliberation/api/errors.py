@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -35,34 +34,34 @@ class Conflict(exceptions.APIException):
     default_code = "conflict"
 
 
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path and name else path or name
+
+
 def flatten(detail: Any, path: str = "") -> dict[str, list[str]]:
     """DRF's nested error detail as {dotted.path: [messages]}."""
     out: dict[str, list[str]] = {}
     if isinstance(detail, dict):
-        for key, value in detail.items():
-            name = "" if key == "non_field_errors" else str(key)
-            for sub, messages in flatten(
-                value, f"{path}.{name}" if path and name else path or name
-            ).items():
-                out.setdefault(sub, []).extend(messages)
-    elif isinstance(detail, list):
-        if all(not isinstance(v, dict | list) for v in detail):
-            out.setdefault(path, []).extend(str(v) for v in detail)
-        else:
-            for i, value in enumerate(detail):
-                for sub, messages in flatten(value, f"{path}.{i}" if path else str(i)).items():
-                    out.setdefault(sub, []).extend(messages)
+        parts = [
+            (_join(path, "" if k == "non_field_errors" else str(k)), v) for k, v in detail.items()
+        ]
+    elif isinstance(detail, list) and any(isinstance(v, dict | list) for v in detail):
+        parts = [(_join(path, str(i)), v) for i, v in enumerate(detail)]
     else:
-        out.setdefault(path, []).append(str(detail))
+        messages = detail if isinstance(detail, list) else [detail]
+        return {path: [str(m) for m in messages]}
+    for sub_path, value in parts:
+        for sub, messages in flatten(value, sub_path).items():
+            out.setdefault(sub, []).extend(messages)
     return out
 
 
-def _validation(fields: dict[str, list[str]], code: str = "invalid") -> Response:
+def _validation(fields: dict[str, list[str]]) -> Response:
     sentences = [
         f"{name}: {' '.join(msgs)}" if name else " ".join(msgs) for name, msgs in fields.items()
     ]
     named = {name: msgs for name, msgs in fields.items() if name}  # "": the request as a whole
-    body = {"error": code, "detail": " ".join(sentences) or "Invalid input.", "fields": named}
+    body = {"error": "invalid", "detail": " ".join(sentences) or "Invalid input.", "fields": named}
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
@@ -71,7 +70,7 @@ def _translate(exc: Exception, view) -> Exception:
     field_of = getattr(view, "service_error_fields", {}) or {}
     if isinstance(exc, NotAllowed):
         if exc.code in field_of:  # e.g. an invite token that opens nothing
-            return _FieldError({field_of[exc.code]: [exc.message]}, "invalid")
+            return _FieldError({field_of[exc.code]: [exc.message]})
         if exc.code == "forbidden":
             return exceptions.PermissionDenied(exc.message)
         return Conflict(exc.message, exc.code)
@@ -79,30 +78,26 @@ def _translate(exc: Exception, view) -> Exception:
         field = field_of.get(exc.code, "")
         problems = getattr(exc, "problems", None) or []
         fields = {field: [exc.message, *problems]}
-        return _FieldError(fields, "invalid")
+        return _FieldError(fields)
     if isinstance(exc, labelling.InvalidLabel):
-        return _FieldError({field_of.get("label", "value"): [str(exc)]}, "invalid")
+        return _FieldError({field_of.get("label", "value"): [str(exc)]})
     if isinstance(exc, ImportProblem | TokenError):
-        return _FieldError({field_of.get("import", ""): [str(exc)]}, "invalid")
+        return _FieldError({field_of.get("import", ""): [str(exc)]})
     if isinstance(exc, annotation_permissions.NotAllowed):
         return Conflict(str(exc), "not_allowed")
-    if isinstance(exc, Http404):
-        return exceptions.NotFound(str(exc) or "Not found.")
-    if isinstance(exc, PermissionDenied):
-        return exceptions.PermissionDenied(str(exc) or None)
-    return exc
+    return exc  # DRF's own handler turns Http404 and PermissionDenied into 404 and 403
 
 
 class _FieldError(Exception):
-    def __init__(self, fields: dict[str, list[str]], code: str):
+    def __init__(self, fields: dict[str, list[str]]):
         super().__init__(fields)
-        self.fields, self.code = fields, code
+        self.fields = fields
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     exc = _translate(exc, context.get("view"))
     if isinstance(exc, _FieldError):
-        return _validation(exc.fields, exc.code)
+        return _validation(exc.fields)
     if isinstance(exc, exceptions.ValidationError):
         return _validation(flatten(exc.detail))
     response = drf_exception_handler(exc, context)

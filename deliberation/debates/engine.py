@@ -77,7 +77,7 @@ def load_state(session: DebateSession, upto_seq: int | None = None) -> p.Session
         posts = posts.filter(seq__lte=upto_seq)
         ended = ended.filter(finished_at__lt=before)
         rounds = [
-            (pk, number, phase, _status_before(closed_at, before), closed_at)
+            (pk, number, phase, _status_before(closed_at, before))
             for pk, number, phase, _, closed_at, opened_at in rounds
             if opened_at < before
         ]
@@ -125,13 +125,12 @@ def cut_time(session: DebateSession, upto_seq: int | None):
     as it stood right after post ``upto_seq`` committed. None: no cut (the session as it is)."""
     if upto_seq is None:
         return None
-    following = (
+    return (
         Post.objects.filter(session=session, seq__gt=upto_seq)
         .order_by("seq")
         .values_list("created_at", flat=True)
         .first()
     )
-    return following
 
 
 def _status_before(closed_at, before) -> str:

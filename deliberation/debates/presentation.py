@@ -87,6 +87,17 @@ def hidden_posts(session: DebateSession, viewer: Viewer, posts: list[dict]) -> d
     return out
 
 
+def as_seen(session: DebateSession, viewer: Viewer, posts: list[dict]) -> list[dict]:
+    """``posts`` as ``viewer`` sees them now: sealed placeholders and aliases applied."""
+    hidden = hidden_posts(session, viewer, posts)
+    return [
+        sealed(post, viewer, hidden[post["seq"]])
+        if post["seq"] in hidden
+        else present(post, viewer)
+        for post in posts
+    ]
+
+
 def present_state(state: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
     """The live state with the viewer's aliases applied (names in the participant list too),
     and ``mine``: the viewer's own pending slot, if any."""

@@ -17,7 +17,7 @@ from . import controls, engine, services
 from .forms import SessionCreateForm
 from .models import DebateSession, Opinion, Participant, Post
 from .outcomes import session_outcome
-from .presentation import Viewer, hidden_posts, present, present_state, sealed
+from .presentation import Viewer, as_seen, present_state
 from .serializers import post_data
 
 
@@ -72,13 +72,7 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .select_related("author", "round", "target")
         .order_by("seq")
     ]
-    hidden = hidden_posts(session, viewer, all_posts)
-    posts = [
-        sealed(post, viewer, hidden[post["seq"]])
-        if post["seq"] in hidden
-        else present(post, viewer)
-        for post in all_posts
-    ]
+    posts = as_seen(session, viewer, all_posts)
     state = present_state(engine.state_data(session), viewer)
     is_moderator = me.role == Participant.Role.MODERATOR
     outcome = None

@@ -21,7 +21,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from deliberation.annotation.models import Item, Project
+from deliberation.annotation import importing
+from deliberation.annotation.models import Project
 from deliberation.api import tokens
 from deliberation.batches import services as batches
 from deliberation.debates import services
@@ -54,10 +55,10 @@ def existing(moderator, alice, simulated_agent):
     )
     ids = {"id": [session.pk, run.pk, agent.pk]}
     project = Project.objects.create(name="Conformance", options=["0", "1"], owner=moderator)
-    item = Item.objects.create(project=project, external_id="a", position=0, data={"t": 1})
+    job = importing.create_import(project, b'{"id": "a", "t": 1}', "items.jsonl", {}, moderator)
     ids["id"].append(project.pk)
-    ids["project_pk"] = [project.pk]
-    ids["item_pk"] = [item.pk]
+    ids["item_pk"] = [project.items.get().pk]
+    ids["job_pk"] = [job.pk]
     return ids
 
 

@@ -17,7 +17,7 @@ from rest_framework.views import APIView
 
 from deliberation.debates import controls, engine, services
 from deliberation.debates.models import DebateSession, Opinion, Participant, Post
-from deliberation.debates.presentation import Viewer, hidden_posts, present, present_state, sealed
+from deliberation.debates.presentation import Viewer, as_seen, present, present_state
 from deliberation.debates.serializers import participant_data, post_data
 from deliberation.moderation import live
 from deliberation.moderation import services as moderation
@@ -218,15 +218,9 @@ class SessionPosts(APIView):
         )
         more = len(rows) > limit
         posts = [post_data(p) for p in rows[:limit]]
-        viewer = _viewer(me)
-        hidden = hidden_posts(session, viewer, posts)
-        shown = [
-            sealed(p, viewer, hidden[p["seq"]]) if p["seq"] in hidden else present(p, viewer)
-            for p in posts
-        ]
         return Response(
             {
-                "results": shown,
+                "results": as_seen(session, _viewer(me), posts),
                 "last_seq": services.last_seq(session.pk),
                 "next_after": posts[-1]["seq"] if more else None,
             }
