@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,12 +25,15 @@ MAX_KEMENY_OPTIONS = 8
 class RankingResult:
     """``ranking``: options best first (ties in option order); ``winner``: the unique best option
     or ``None`` when several tie for first, listed in ``tied``; ``scores``: the rule's score per
-    option (Borda points, or Schulze's count of beaten opponents)."""
+    option (Borda points, or Schulze's count of options that do not beat it); ``ranks``: the
+    ranking with ties, option -> 0 for the best, options of equal score sharing a rank, with no
+    gaps (the Habermas Machine's "social ranking with ties")."""
 
     ranking: tuple[Hashable, ...]
     winner: Hashable | None
     tied: tuple[Hashable, ...]
     scores: dict[Hashable, float]
+    ranks: dict[Hashable, int] = field(default_factory=dict)
 
 
 def _prepare(
@@ -79,18 +82,22 @@ def pairwise_preferences(
 
 
 def _result(opts: Sequence[Hashable], scores: np.ndarray) -> RankingResult:
-    order = sorted(range(len(opts)), key=lambda i: (-scores[i], i))
-    ranking = tuple(opts[i] for i in order)
     if not opts:
-        return RankingResult((), None, (), {})
-    top = scores[order[0]]
-    leaders = tuple(opts[i] for i in order if math.isclose(scores[i], top))
-    winner = leaders[0] if len(leaders) == 1 else None
+        return RankingResult((), None, (), {}, {})
+    order = sorted(range(len(opts)), key=lambda i: (-scores[i], i))
+    ranks: dict[Hashable, int] = {}
+    rank, previous = 0, scores[order[0]]
+    for i in order:
+        if not math.isclose(scores[i], previous):
+            rank, previous = rank + 1, scores[i]
+        ranks[opts[i]] = rank
+    leaders = tuple(opts[i] for i in order if ranks[opts[i]] == 0)
     return RankingResult(
-        ranking=ranking,
-        winner=winner,
+        ranking=tuple(opts[i] for i in order),
+        winner=leaders[0] if len(leaders) == 1 else None,
         tied=leaders if len(leaders) > 1 else (),
         scores={o: float(s) for o, s in zip(opts, scores, strict=True)},
+        ranks=ranks,
     )
 
 
@@ -128,15 +135,25 @@ def schulze(
     options: Sequence[Hashable] | None = None,
     counts: Sequence[float] | None = None,
 ) -> RankingResult:
-    """Schulze method (Schulze 2011), the rule the Habermas Machine uses to rank candidate group
-    statements (Tessler et al. 2024, Science 386). Option i beats j when p[i, j] > p[j, i] (see
-    :func:`schulze_strongest_paths`); the winners are the options no one beats. ``scores`` counts
-    the opponents each option beats and ``ranking`` sorts by it (Schulze's relation is transitive,
-    so this orders the options). ``winner`` is ``None`` when several options are unbeaten."""
+    """Schulze method (Schulze 2011), as the Habermas Machine ranks candidate group statements
+    (Tessler et al. 2024, Science 386; google-deepmind/habermas_machine,
+    ``social_choice/schulze_method.py``, ``Schulze.aggregate_with_ties``).
+
+    With p the strongest paths (:func:`schulze_strongest_paths`), y beats x when
+    p[y, x] > p[x, y]; this relation is transitive but not complete. ``scores[x]`` =
+    #{y != x : p[x, y] >= p[y, x]} (options that do not beat x), and ``ranks`` is the dense rank
+    of -scores. So if x beats y, x ranks strictly above y; the options of rank 0 are exactly the
+    unbeaten ones, the Schulze winners: ``winner`` when there is one, else ``tied`` lists them
+    all and ``winner`` is ``None``. Options neither better nor worse than each other are ordered
+    by how many options beat them (fewer first; equal counts share a rank and are listed in
+    option order). This is the Habermas Machine's ranking with ties (their
+    ``weakly_preferred_count`` is our score + 1). Deviation: they then untie it with a seeded
+    random ballot (TBRC) or random permutation and take the first as the winner; we break no
+    ties."""
     d, opts = pairwise_preferences(ballots, options, counts)
     p = schulze_strongest_paths(d)
-    beats = (p > p.T).sum(axis=1).astype(float)
-    return _result(opts, beats)
+    beaten_by = (p < p.T).sum(axis=1)  # beaten_by[x] = #{y : p[y, x] > p[x, y]}
+    return _result(opts, (len(opts) - 1 - beaten_by).astype(float))
 
 
 @dataclass(frozen=True)
