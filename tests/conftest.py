@@ -78,6 +78,17 @@ def task_queue():
 
 
 @pytest.fixture
+def worker(task_queue):
+    """A Celery worker thread consuming a queue of this test's own, so nothing else interferes."""
+    from celery.contrib.testing.worker import start_worker
+
+    with start_worker(
+        celery_app, pool="solo", perform_ping_check=False, queues=[task_queue], shutdown_timeout=30
+    ) as w:
+        yield w
+
+
+@pytest.fixture
 def make_user(db):
     def make(username: str, password: str = "pw-for-tests-123"):
         return get_user_model().objects.create_user(username=username, password=password)

@@ -162,9 +162,9 @@ def execute_turn(turn_id: int) -> Outcome:
     claimed = _claim(turn_id)
     if claimed is None:
         return Outcome("skipped")
-    turn, request = claimed
+    turn, request, audience = claimed
     profile = turn.participant.agent_profile
-    streamer = _DeltaStreamer(turn)
+    streamer = _DeltaStreamer(turn, audience)
     started = time.monotonic()
     try:
         backend = backend_for(profile)
@@ -217,7 +217,7 @@ def _repair_if_unreadable(backend, request, completion, turn) -> Repair | None:
         return Repair(messages, None, str(exc))
 
 
-def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
+def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest, dict] | None:
     limits = settings.DELIBERATION
     now = timezone.now()
     with transaction.atomic():
@@ -246,7 +246,8 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
             return None
         if session.status != DebateSession.Status.RUNNING:
             return None  # paused: stays queued; resuming asks for it again
-        request = _build_request(session, turn)
+        state = engine.load_state(session)
+        request = _build_request(session, turn, state)
         parameters = request.parameters
         profile = turn.participant.agent_profile
         turn.status = AgentTurn.Status.RUNNING
@@ -257,17 +258,40 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest] | None:
         turn.prompt = request.messages
         turn.error = ""
         turn.save()
+        audience = stream_audience(state, get_protocol(session.protocol), turn)
         broadcast.send_on_commit(
             session.pk,
-            {"type": "turn.started", "turn": _turn_data(turn)},
+            {"type": "turn.started", "turn": _turn_data(turn), **audience},
         )
-    return turn, request
+    return turn, request, audience
 
 
-def _build_request(session: DebateSession, turn: AgentTurn) -> CompletionRequest:
+def stream_audience(state: p.SessionState, protocol, turn: AgentTurn) -> dict:
+    """Who may watch this turn's reply stream in: exactly who may see the post it becomes.
+
+    A reply that will be stored sealed (an independent round, a vote-only answer, a judge's
+    verdict) streams to the moderator and to ``visible_to`` only; everyone else is told that
+    the agent is writing and sees the text when the post is revealed. The list names who *may*
+    watch, so a person who joins while the agent writes sees nothing sealed by default.
+    """
+    meta = p.PostMeta(
+        round=turn.round.number,
+        author_id=turn.participant_id,
+        kind=Post.Kind.ARGUMENT,
+        target_id=turn.target_id,
+    )
+    hidden, _until = engine.hidden_from(state, protocol, meta)
+    if not hidden:
+        return {"sealed": False, "visible_to": []}
+    watchers = [s.id for s in state.participants if s.id not in hidden]
+    return {"sealed": True, "visible_to": watchers}
+
+
+def _build_request(
+    session: DebateSession, turn: AgentTurn, state: p.SessionState
+) -> CompletionRequest:
     """What this agent sees for this turn, as the protocol decides (brief and visibility)."""
     protocol = get_protocol(session.protocol)
-    state = engine.load_state(session)
     slot = (turn.participant_id, turn.target_id)
     brief = protocol.brief(state, slot)
     viewer = state.speaker(turn.participant_id)
@@ -398,8 +422,9 @@ def _turn_data(turn: AgentTurn) -> dict:
 class _DeltaStreamer:
     """Batches token deltas: one group message per flush interval or size, not per token."""
 
-    def __init__(self, turn: AgentTurn):
+    def __init__(self, turn: AgentTurn, audience: dict):
         self.turn_id = turn.pk
+        self.audience = audience
         self.session_id = turn.session_id
         self.buffer: list[str] = []
         self.size = 0
@@ -421,7 +446,8 @@ class _DeltaStreamer:
             return
         text, self.buffer, self.size = "".join(self.buffer), [], 0
         broadcast.send_now(
-            self.session_id, {"type": "turn.delta", "turn_id": self.turn_id, "text": text}
+            self.session_id,
+            {"type": "turn.delta", "turn_id": self.turn_id, "text": text, **self.audience},
         )
 
 
@@ -488,7 +514,8 @@ def _store_reply(turn_id: int, completion, repair: Repair | None, latency_ms: in
         if stored.parse_status == Post.ParseStatus.UNPARSED:
             add_system_post(
                 session,
-                f"{turn.participant.display_name}'s answer could not be read, even after a "
+                f"{engine.public_name(session, turn.participant)}'s answer could not be read, "
+                "even after a "
                 "repair prompt; it is recorded as unparsed and left out of the votes.",
                 turn.round,
             )
@@ -560,11 +587,16 @@ def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:
         broadcast.send_on_commit(
             session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
         )
-        add_system_post(
+        # The provider's error may name its URL or echo a key: it stays on the turn row and
+        # in the post's ``detail``, which only moderators receive (presentation.present).
+        store_post(
             session,
-            f"{turn.participant.display_name}'s turn failed after {turn.attempts} "
-            f"attempt{'s' if turn.attempts != 1 else ''}: {message}",
             turn.round,
+            None,
+            Post.Kind.SYSTEM,
+            f"{engine.public_name(session, turn.participant)}'s turn failed after "
+            f"{turn.attempts} attempt{'s' if turn.attempts != 1 else ''}.",
+            data={"event": "turn_failed", "detail": message[:500]},
         )
         engine.dispatch(session, p.TurnFailed(turn.participant_id))
     return Outcome("failed")

@@ -19,7 +19,15 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from . import broadcast, controls, services
-from .presentation import Viewer, hidden_posts, present, present_state, sealed
+from .presentation import (
+    Viewer,
+    hidden_posts,
+    may_watch,
+    present,
+    present_state,
+    present_turn,
+    sealed,
+)
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -218,11 +226,12 @@ class SessionConsumer(AsyncWebsocketConsumer):
             await self.send(event["html"])
 
     async def turn_started(self, event: dict) -> None:
-        await self._send_event(
-            "turn.started", event["turn"], "debates/ws/turn_started.html", {"turn": event["turn"]}
-        )
+        turn = present_turn(event, self.viewer)
+        await self._send_event("turn.started", turn, "debates/ws/turn_started.html", {"turn": turn})
 
     async def turn_delta(self, event: dict) -> None:
+        if not may_watch(event, self.viewer):
+            return  # the text arrives with the post, when this viewer may see it
         if self.fmt == "json":
             await self._send_json(
                 {"type": "turn.delta", "turn_id": event["turn_id"], "text": event["text"]}

@@ -152,7 +152,7 @@ def _extend(session: DebateSession, who: Participant, participant_id: Any, secon
     add_event(
         session,
         who,
-        f"The moderator gave {target.display_name} {seconds} more seconds.",
+        f"The moderator gave {engine.public_name(session, target)} {seconds} more seconds.",
         event="extend",
         participant=target.pk,
         seconds=seconds,
@@ -165,7 +165,7 @@ def _skip(session: DebateSession, who: Participant, participant_id: Any) -> None
     add_event(
         session,
         who,
-        f"The moderator skipped {target.display_name}.",
+        f"The moderator skipped {engine.public_name(session, target)}.",
         event="skip",
         participant=target.pk,
     )

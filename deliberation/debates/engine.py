@@ -18,7 +18,7 @@ from deliberation.protocols.registry import get_protocol
 from . import broadcast, signals
 from .answers import answer_key
 from .models import DebateSession, Participant, Post, Round, TurnDeadline
-from .serializers import participant_data, session_state_data
+from .serializers import alias_for, participant_data, session_state_data
 
 ABSTENTION_EVENTS = {"abstained": "abstained", "skipped": "skipped"}
 
@@ -204,13 +204,13 @@ def _apply(session: DebateSession, action: p.Action) -> None:
         step = action.target_id or 0
         if action.reason == "deadline":
             text, event, status = (
-                f"{participant.display_name} did not answer in time (abstention).",
+                f"{public_name(session, participant)} did not answer in time (abstention).",
                 "abstained",
                 TurnDeadline.Status.EXPIRED,
             )
         else:
             text, event, status = (
-                f"The moderator skipped {participant.display_name}'s turn.",
+                f"The moderator skipped {public_name(session, participant)}'s turn.",
                 "skipped",
                 TurnDeadline.Status.SKIPPED,
             )
@@ -348,10 +348,21 @@ def anonymous_for(session: DebateSession, role: str | None) -> bool:
     protocol = get_protocol(session.protocol)
     if role == Participant.Role.JUDGE and getattr(protocol, "anonymous_to_judge", False):
         return True
-    return bool(session.protocol_settings.get("anonymise")) and role in (
-        Participant.Role.DEBATER,
-        Participant.Role.JUDGE,
+    # Everyone but the moderator: an observer's page is often on a shared screen.
+    return bool(session.protocol_settings.get("anonymise"))
+
+
+def public_name(session: DebateSession, participant: Participant) -> str:
+    """How text the server writes into the transcript (a failed turn, an abstention, a skip)
+    names a participant: by alias when anyone in the session sees aliases, so that no stored
+    text undoes the anonymity (such text reaches every viewer and every agent's prompt)."""
+    protocol = get_protocol(session.protocol)
+    anonymised = bool(session.protocol_settings.get("anonymise")) or getattr(
+        protocol, "anonymous_to_judge", False
     )
+    if anonymised and participant.role != Participant.Role.MODERATOR:
+        return alias_for(participant.position)
+    return participant.display_name
 
 
 # --- the live state ----------------------------------------------------------------------------

@@ -44,6 +44,10 @@ def _alias(person: dict[str, Any] | None, viewer: Viewer) -> dict[str, Any] | No
 
 
 def present(post: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """``post`` as ``viewer`` sees it: aliases under anonymity; a system notice's ``detail``
+    (a provider's error text, which may name its URL) for moderators only."""
+    if "detail" in (post.get("data") or {}) and viewer.role != Participant.Role.MODERATOR:
+        post = {**post, "data": {k: v for k, v in post["data"].items() if k != "detail"}}
     if not viewer.anonymous:
         return post
     return {
@@ -96,6 +100,25 @@ def as_seen(session: DebateSession, viewer: Viewer, posts: list[dict]) -> list[d
         else present(post, viewer)
         for post in posts
     ]
+
+
+def may_watch(event: dict[str, Any], viewer: Viewer) -> bool:
+    """Whether ``viewer`` may watch an agent's reply stream in (``turn.*`` events carry the
+    audience of the post the reply becomes; see ``agents.services.stream_audience``)."""
+    if not event.get("sealed"):
+        return True
+    return viewer.role == Participant.Role.MODERATOR or viewer.participant_id in event.get(
+        "visible_to", ()
+    )
+
+
+def present_turn(event: dict[str, Any], viewer: Viewer) -> dict[str, Any]:
+    """A ``turn.started`` as ``viewer`` sees it: the agent under its alias when the viewer sees
+    aliases, and ``sealed`` when the viewer may only learn that the agent is writing."""
+    turn = event["turn"]
+    if viewer.anonymous:
+        turn = {**turn, "participant": _alias(turn["participant"], viewer)}
+    return {**turn, "sealed": not may_watch(event, viewer)}
 
 
 def present_state(state: dict[str, Any], viewer: Viewer) -> dict[str, Any]:

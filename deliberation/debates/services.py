@@ -329,7 +329,9 @@ def _why_not_your_turn(session: DebateSession) -> str:
     if session.status == DebateSession.Status.FINISHED:
         return "The session has finished."
     speaker = engine.current_speaker(session)
-    return f"It is {speaker.display_name}'s turn." if speaker else "Nobody is to speak right now."
+    if speaker is None:
+        return "Nobody is to speak right now."
+    return f"It is {engine.public_name(session, speaker)}'s turn."
 
 
 def _clean_answer(session: DebateSession, answer: Any, confidence: Any) -> tuple[Any, float | None]:

@@ -7,10 +7,8 @@ import socket
 
 import pytest
 from asgiref.sync import sync_to_async
-from celery.contrib.testing.worker import start_worker
 from channels.db import database_sync_to_async
 
-from deliberation import celery_app
 from deliberation.agents.models import AgentProfile, AgentTurn
 from deliberation.agents.tasks import run_agent_turn
 from deliberation.debates import controls, services
@@ -18,15 +16,6 @@ from deliberation.debates.models import Post
 from tests.conftest import ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def worker(task_queue):
-    """A Celery worker thread consuming a queue of this test's own, so nothing else interferes."""
-    with start_worker(
-        celery_app, pool="solo", perform_ping_check=False, queues=[task_queue], shutdown_timeout=30
-    ) as w:
-        yield w
 
 
 def closed_port() -> int:
