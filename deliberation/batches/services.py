@@ -319,6 +319,9 @@ def item_result(session: DebateSession) -> dict[str, Any]:
         "rounds": rounds,
         "rules": {name: r.correct for name, r in outcome.rules.items()},
         "answers": {name: r.answer for name, r in outcome.rules.items()},
+        "ties": {name: bool(r.tied) for name, r in outcome.rules.items()},
+        "tie_break": outcome.tie_break,
+        "tie_seed": outcome.tie_seed,
         "default_rule": outcome.default_rule,
         "prompt_tokens": usage["prompt"] or 0,
         "completion_tokens": usage["completion"] or 0,
@@ -334,6 +337,8 @@ class RunTable:
     rounds: list[int]
     per_participant: dict[str, dict[int, float | None]]  # name -> round -> accuracy
     per_rule: dict[str, float | None]  # rule -> accuracy of its final answer
+    per_rule_ties: dict[str, float | None]  # rule -> share of sessions with a tie for first
+    tie_break: str  # the tie rule the sessions recorded ("mixed" if they differ)
     done: int
     total: int
     failed: int
@@ -344,14 +349,15 @@ class RunTable:
 
     def rows(self) -> list[list[str]]:
         """The table as text rows (header first), for the terminal and CSV."""
-        header = ["who", *[f"round {n}" for n in self.rounds], "final"]
+        header = ["who", *[f"round {n}" for n in self.rounds], "final", "ties"]
         out = [header]
         for name in self.participants:
             accs = self.per_participant.get(name, {})
-            out.append([name, *[_pct(accs.get(n)) for n in self.rounds], ""])
+            out.append([name, *[_pct(accs.get(n)) for n in self.rounds], "", ""])
         for rule, acc in self.per_rule.items():
             label = f"rule: {rule}" + (" (default)" if rule == self.default_rule else "")
-            out.append([label, *["" for _ in self.rounds], _pct(acc)])
+            ties = _pct(self.per_rule_ties.get(rule))
+            out.append([label, *["" for _ in self.rounds], _pct(acc), ties])
         return out
 
 
@@ -366,6 +372,8 @@ def run_table(run: BatchRun) -> RunTable:
         names.append(f"{position}. {profiles.get(agent_id, agent_id)}")
     correct: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     rule_correct: dict[str, int] = defaultdict(int)
+    rule_ties: dict[str, int] = defaultdict(int)
+    tie_rules: set[str] = set()
     rounds: set[int] = set()
     done = 0
     tokens_in = tokens_out = 0
@@ -384,6 +392,10 @@ def run_table(run: BatchRun) -> RunTable:
             rule_correct.setdefault(rule, 0)
             if ok:
                 rule_correct[rule] += 1
+        for rule, tie in result.get("ties", {}).items():
+            rule_ties[rule] += bool(tie)
+        # Results stored before the tie rule was recorded counted a tie as no answer.
+        tie_rules.add(result.get("tie_break", "none"))
         tokens_in += result["prompt_tokens"]
         tokens_out += result["completion_tokens"]
         cost += Decimal(result["cost_usd"])
@@ -406,6 +418,8 @@ def run_table(run: BatchRun) -> RunTable:
             rule: (hits / done if done and has_gold else None)
             for rule, hits in sorted(rule_correct.items(), key=lambda kv: _rule_order(kv[0]))
         },
+        per_rule_ties={rule: (rule_ties[rule] / done if done else None) for rule in rule_correct},
+        tie_break=tie_rules.pop() if len(tie_rules) == 1 else ("mixed" if tie_rules else ""),
         done=done,
         total=counts["total"],
         failed=counts["failed"],

@@ -8,11 +8,12 @@ order; an answer outside it is an error rather than being silently dropped.
 from __future__ import annotations
 
 import math
+import random
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-TieBreak = Literal["first", "lexicographic"] | None
+TieBreak = Literal["first", "lexicographic", "random"] | None
 
 # Relative tolerance when comparing summed (float) weights for a tie: 0.1 + 0.2 ties with 0.3.
 _TIE_RTOL = 1e-9
@@ -76,10 +77,16 @@ def _smallest(values: Sequence[Hashable]) -> Hashable:
         return min(values, key=lambda x: (type(x).__name__, repr(x)))
 
 
-def _decide(tally: dict[Hashable, float], tie_break: TieBreak) -> VoteResult:
+def _decide(
+    tally: dict[Hashable, float], tie_break: TieBreak, rng: random.Random | None = None
+) -> VoteResult:
     """Pick the top of ``tally`` (insertion order is the option order) with explicit ties."""
-    if tie_break not in (None, "first", "lexicographic"):
-        raise ValueError(f"unknown tie_break {tie_break!r}; use None, 'first' or 'lexicographic'")
+    if tie_break not in (None, "first", "lexicographic", "random"):
+        raise ValueError(
+            f"unknown tie_break {tie_break!r}; use None, 'first', 'lexicographic' or 'random'"
+        )
+    if tie_break == "random" and rng is None:
+        raise ValueError("tie_break='random' needs an rng (a seeded random.Random)")
     total = float(sum(tally.values()))
     if not tally or total <= 0:
         return VoteResult(winner=None, tied=(), counts=dict(tally), share=0.0)
@@ -92,6 +99,8 @@ def _decide(tally: dict[Hashable, float], tie_break: TieBreak) -> VoteResult:
         winner = leaders[0]
     elif tie_break == "lexicographic":
         winner = _smallest(leaders)
+    elif tie_break == "random":
+        winner = rng.choice(leaders)
     else:
         winner = None
     return VoteResult(winner=winner, tied=leaders, counts=dict(tally), share=share)
@@ -101,6 +110,7 @@ def plurality(
     answers: Iterable[Hashable | None],
     options: Sequence[Hashable] | None = None,
     tie_break: TieBreak = None,
+    rng: random.Random | None = None,
 ) -> VoteResult:
     """Plurality vote: the option with the most votes, ``argmax_k n_k`` (Du et al. 2023 use it to
     close a multi-agent debate; "Debate or Vote", 2025, reports it as the baseline).
@@ -108,9 +118,16 @@ def plurality(
     Ties are explicit: with ``tie_break=None`` a tie for first gives ``winner=None`` and lists the
     leaders in ``tied``. ``tie_break="first"`` picks the leader that comes first in ``options``
     (or, without options, the one answered first); ``"lexicographic"`` picks the smallest leader
-    in natural sort order (mixed, incomparable types by type name, then ``repr``).
+    in natural sort order (mixed, incomparable types by type name, then ``repr``); ``"random"``
+    draws one leader uniformly with ``rng`` (the leaders in option order, so a seeded ``rng``
+    gives the same draw every time).
+
+    The sources differ: Du et al.'s ``most_frequent`` (llm_multiagent_debate, eval_*.py) keeps
+    the first answer, in agent order, that reaches the top count ("first" over answers given in
+    agent order); Debate-or-Vote (Choi et al. 2025, src/evaluator.py) takes
+    ``random.choice`` of the leaders ("random").
     """
-    return _decide(dict(answer_counts(answers, options)), tie_break)
+    return _decide(dict(answer_counts(answers, options)), tie_break, rng)
 
 
 def majority(
@@ -155,13 +172,17 @@ def confidence_weighted_vote(
     recalibrate: bool = True,
     options: Sequence[Hashable] | None = None,
     tie_break: TieBreak = None,
+    rng: random.Random | None = None,
 ) -> VoteResult:
     """Confidence-weighted vote (ReConcile, Chen et al. 2023): argmax_k sum_{i: a_i = k} w_i.
 
     w_i = f(p_i) with :func:`reconcile_weight` when ``recalibrate`` (the paper's rule), else the raw
     confidence p_i in [0, 1]. ``counts`` holds the summed weights and ``share`` the winner's weight
     over the total weight. Missing answers (``None``) carry no weight. Ties (up to float rounding)
-    are handled as in :func:`plurality`.
+    are handled as in :func:`plurality`; ReConcile's own code (utils.py ``parse_output``) takes
+    ``max`` over a dict filled in agent order, i.e. "first" over answers given in agent order.
+    Deviation: their float sums can order two totals that are equal in exact arithmetic
+    (0.5 + 0.3 against 0.3 + 0.5) by the last bit; here those are a tie.
     """
     if len(answers) != len(confidences):
         raise ValueError(
@@ -180,7 +201,7 @@ def confidence_weighted_vote(
             if not 0.0 <= w <= 1.0:
                 raise ValueError(f"confidence must be in [0, 1], got {p!r}")
         tally[a] = tally.get(a, 0.0) + w
-    return _decide(tally, tie_break)
+    return _decide(tally, tie_break, rng)
 
 
 def shannon_entropy(

@@ -6,7 +6,7 @@ left out of every vote, never replaced by a guess.
 
 Rules:
 
-* ``plurality`` - the most frequent final answer (Du et al. 2023); a tie gives no winner.
+* ``plurality`` - the most frequent final answer (Du et al. 2023).
 * ``confidence_weighted`` - ReConcile's vote: sum of recalibrated confidences per answer
   (Chen et al. 2023). A missing confidence gets the lowest weight (as p <= 0.6).
 * ``judge`` - the judge's last verdict (Khan et al. 2024): the judged answer if its probability
@@ -16,10 +16,19 @@ Rules:
 
 A participant's *final* answer is their latest usable answer in any round, so a participant who
 skipped a round (ReConcile, already agreeing) keeps the answer they gave before.
+
+Ties for first are broken by the session's recorded ``tie_break`` setting (default: the
+protocol's source; ``protocols.base.tie_settings``): ``first`` keeps the leader answered first
+in agent (speaking-position) order, ``random`` draws a leader with a generator seeded by
+``tie_seed``, the rule and the question (so a rerun draws the same), ``none`` gives no answer.
+Every rule's result keeps the leaders in ``tied``, so the tie rate can be reported.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import random
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Any
@@ -52,7 +61,7 @@ def representatives(session: DebateSession, upto_seq: int | None = None) -> dict
 class RuleResult:
     rule: str
     answer: Any  # None when the rule gives no winner
-    tied: list[Any] = field(default_factory=list)
+    tied: list[Any] = field(default_factory=list)  # the leaders, when several shared the top
     support: float = 0.0  # the winner's share of the votes (or weight)
     correct: bool | None = None
 
@@ -65,6 +74,8 @@ class Outcome:
     # round number -> participant id -> answer value (usable answers of debaters only)
     rounds: dict[int, dict[int, Any]]
     confidences: dict[int, dict[int, float | None]]
+    tie_break: str = "none"
+    tie_seed: int = 0
 
     @property
     def rules_disagree(self) -> bool:
@@ -111,16 +122,35 @@ def session_outcome(
             _correct(answer, gold, session),
         )
 
-    final_answers = [a for a, _ in latest.values()]
+    tie_break, tie_seed = tie_rule(session)
+    breaker = None if tie_break == "none" else tie_break
+    position = {s.id: s.position for s in state.participants}
+    in_agent_order = sorted(latest, key=lambda pid: (position.get(pid, 0), pid))
+    final_answers = [latest[pid][0] for pid in in_agent_order]
+    final_weights = [latest[pid][1] or 0.0 for pid in in_agent_order]
+    first_round = rounds.get(1, {})
     rules = {
-        "plurality": result("plurality", plurality(final_answers)),
+        "plurality": result(
+            "plurality",
+            plurality(final_answers, tie_break=breaker, rng=_tie_rng(session, "plurality")),
+        ),
         "confidence_weighted": result(
             "confidence_weighted",
             confidence_weighted_vote(
-                final_answers, [c if c is not None else 0.0 for _, c in latest.values()]
+                final_answers,
+                final_weights,
+                tie_break=breaker,
+                rng=_tie_rng(session, "confidence_weighted"),
             ),
         ),
-        "vote_only": result("vote_only", plurality(list(rounds.get(1, {}).values()))),
+        "vote_only": result(
+            "vote_only",
+            plurality(
+                [first_round[pid] for pid in sorted(first_round, key=lambda i: position.get(i, 0))],
+                tie_break=breaker,
+                rng=_tie_rng(session, "vote_only"),
+            ),
+        ),
     }
     if protocol.needs_judge:
         rules["judge"] = _judge_rule(state, session, from_key)
@@ -131,7 +161,25 @@ def session_outcome(
         rules=rules,
         rounds={n: {pid: from_key(a) for pid, a in ans.items()} for n, ans in rounds.items()},
         confidences=confidences,
+        tie_break=tie_break,
+        tie_seed=tie_seed,
     )
+
+
+def tie_rule(session: DebateSession) -> tuple[str, int]:
+    """The session's recorded tie rule and seed (sessions made before the setting existed get
+    their protocol's default)."""
+    settings = session.protocol_settings or {}
+    rule = settings.get("tie_break") or get_protocol(session.protocol).tie_rule
+    return rule, int(settings.get("tie_seed") or 0)
+
+
+def _tie_rng(session: DebateSession, rule: str) -> random.Random:
+    """A generator fixed by the tie seed, the rule and the question (not by database ids, so a
+    session imported elsewhere or rerun in another batch draws the same)."""
+    _, seed = tie_rule(session)
+    key = json.dumps([seed, rule, session.question, list(session.options)])
+    return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
 
 
 def _correct(answer: Any, gold: Any, session: DebateSession) -> bool | None:
@@ -176,12 +224,15 @@ def outcome_data(outcome: Outcome) -> dict[str, Any]:
             "title": RULE_TITLES.get(r.rule, r.rule),
             "answer": r.answer,
             "tied": r.tied,
+            "tie_broken": bool(r.tied) and r.answer is not None,
             "support": r.support,
             "correct": r.correct,
         }
 
     return {
         "default_rule": outcome.default_rule,
+        "tie_break": outcome.tie_break,
+        "tie_seed": outcome.tie_seed,
         "final": rule(outcome.final),
         "rules": [rule(r) for r in outcome.rules.values()],
         "disagree": outcome.rules_disagree,

@@ -351,6 +351,34 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
 )
 
 
+TIE_RULES = ("first", "random", "none")
+
+
+def tie_settings(default: str) -> tuple[Setting, ...]:
+    """The tie rule of a session's votes, recorded with its settings (default: the source's)."""
+    return (
+        Setting(
+            "tie_break",
+            "choice",
+            default,
+            label="Tie rule of the votes",
+            help="first: the answer given first in agent order (Du et al., ReConcile); random: "
+            "one of the tied answers, drawn with the tie seed (Debate-or-Vote); none: a tie "
+            "gives no answer and scores as wrong.",
+            choices=TIE_RULES,
+        ),
+        Setting(
+            "tie_seed",
+            "int",
+            0,
+            label="Tie seed",
+            help="Seed of the random tie rule; with the question it fixes every draw.",
+            min=0,
+            max=2**31 - 1,
+        ),
+    )
+
+
 # --- what a participant sees -------------------------------------------------------------------
 @dataclass(frozen=True)
 class PostMeta:
@@ -390,13 +418,18 @@ class Protocol:
     # The rule that gives the session's final answer: "plurality", "confidence_weighted",
     # "judge" or "none".
     final_rule: ClassVar[str] = "plurality"
+    # How a tie for first is broken in every vote rule, by default: "first" (the answer given
+    # first in agent order, as Du et al.'s and ReConcile's code do), "random" (uniform among the
+    # leaders with a recorded seed, as Debate-or-Vote's code does, and our choice where the
+    # source defines no rule) or "none" (a tie has no answer, so it scores as wrong).
+    tie_rule: ClassVar[str] = "random"
     # Roles the protocol needs besides debaters ("judge"), and how many debaters, if fixed.
     needs_judge: ClassVar[bool] = False
     debater_count: ClassVar[int | None] = None
 
     @property
     def all_settings(self) -> tuple[Setting, ...]:
-        return (*self.settings_schema, *COMMON_SETTINGS)
+        return (*self.settings_schema, *COMMON_SETTINGS, *tie_settings(self.tie_rule))
 
     @property
     def defaults(self) -> dict[str, Any]:

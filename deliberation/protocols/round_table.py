@@ -57,6 +57,7 @@ class RoundTable(TurnProtocol):
     sequential = False
     sealed = True
     final_rule = "confidence_weighted"
+    tie_rule = "first"
 
     def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
         if number > state.settings["rounds"] or not state.debaters:

@@ -40,6 +40,7 @@ class Simultaneous(TurnProtocol):
     sequential = False
     sealed = True
     final_rule = "plurality"
+    tie_rule = "first"
 
     def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
         if number > state.settings["rounds"] or not state.debaters:

@@ -28,6 +28,7 @@ class VoteOnly(TurnProtocol):
     sequential = False
     sealed = True
     final_rule = "plurality"
+    tie_rule = "random"
 
     def planned_rounds(self, settings) -> int:
         return 1

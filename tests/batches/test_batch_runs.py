@@ -126,7 +126,7 @@ def test_a_batch_runs_every_question_and_tabulates_accuracy(tmp_path, owner):
             assert table.per_participant[name][number] == pytest.approx(hits / 6)
     assert set(table.per_rule) == {"vote_only", "plurality", "confidence_weighted"}
     assert table.prompt_tokens > 0 and table.completion_tokens > 0
-    assert table.rows()[0] == ["who", "round 1", "round 2", "final"]
+    assert table.rows()[0] == ["who", "round 1", "round 2", "final", "ties"]
 
 
 def test_resume_after_a_crash_loses_nothing_and_redoes_nothing(tmp_path, owner, task_queue):
@@ -247,8 +247,9 @@ def test_run_batch_command_prints_the_table_and_writes_csv(tmp_path, owner, caps
     printed = capsys.readouterr().out
     assert "100%" in printed and "3/3 done" in printed
     assert "rule: vote_only" in printed and "rule: plurality (default)" in printed
+    assert "tie rule: random" in printed  # vote only's source (Debate-or-Vote) draws at random
     rows = list(csv.reader(out.open()))
-    assert rows[0] == ["who", "round 1", "final"]
+    assert rows[0] == ["who", "round 1", "final", "ties"]
     assert len(rows) == 1 + 3 + 3  # header, three agents, three rules
 
 

@@ -60,6 +60,13 @@ class AccuracyTableSerializer(serializers.Serializer):
         child=serializers.FloatField(allow_null=True),
         help_text="Final-answer rule -> accuracy; vote_only is the Debate-or-Vote baseline.",
     )
+    per_rule_ties = serializers.DictField(
+        child=serializers.FloatField(allow_null=True),
+        help_text="Final-answer rule -> share of questions with a tie for first.",
+    )
+    tie_break = serializers.CharField(
+        help_text="The tie rule the sessions recorded: first, random, none (or mixed)."
+    )
     default_rule = serializers.CharField()
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()

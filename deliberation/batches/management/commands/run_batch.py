@@ -161,3 +161,7 @@ class Command(BaseCommand):
             f"tokens {table.prompt_tokens} in / {table.completion_tokens} out; "
             f"cost ${table.cost_usd:.4f}"
         )
+        self.stdout.write(
+            f"tie rule: {table.tie_break or 'none'} (ties: the share of questions whose vote "
+            "had several answers sharing the top count or weight)"
+        )
