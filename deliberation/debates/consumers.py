@@ -18,7 +18,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import broadcast, controls, services
+from . import access, broadcast, controls, services
 from .presentation import (
     Viewer,
     hidden_posts,
@@ -105,6 +105,9 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         if not isinstance(message, dict):
             await self._error("malformed", "Frames must be JSON objects.")
+            return
+        if not await database_sync_to_async(access.still_member)(self.participant.pk):
+            await self.close(code=CLOSE_FORBIDDEN)  # removed, or the account was deactivated
             return
         kind = message.get("type", "post")
         if kind == "post":
@@ -217,6 +220,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
         ]
         if due:
             await self._reveal(due)
+
+    async def access_revoked(self, event: dict) -> None:
+        """This participant was removed or their account deactivated: close at once."""
+        if self.participant.pk in event.get("participant_ids", ()):
+            await self.close(code=CLOSE_FORBIDDEN)
 
     async def decision_published(self, event: dict) -> None:
         """The moderator published (or revised) the session's final answer."""

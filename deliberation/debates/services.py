@@ -466,6 +466,11 @@ def submit_opinion(
         raise InvalidInput("A note can have at most 2000 characters.", "too_long")
     with transaction.atomic():
         session = DebateSession.objects.select_for_update().get(pk=participant.session_id)
+        if session.status == DebateSession.Status.FINISHED:
+            # A finished transcript is read-only: what was reported stays as it was.
+            raise NotAllowed(
+                "The session has finished; its opinions can no longer change.", "finished"
+            )
         answer, confidence = _clean_answer(session, answer, confidence)
         if answer is None:
             raise InvalidInput("Give the answer you privately hold.", "answer")
