@@ -252,3 +252,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": f"/{STATIC_URL.strip('/')}/vendor/swagger-ui/favicon-32x32.png",
     "SWAGGER_UI_SETTINGS": {"persistAuthorization": True},
 }
+
+# --- outbound requests and secrets (docs/security.md) ---
+# Networks (CIDRs, comma-separated) the server may call although they are not public: webhook
+# receivers and agent base URLs are checked after DNS resolution (deliberation/netguard.py) and
+# loopback, private, link-local/metadata, CGNAT, multicast and reserved addresses are refused
+# unless listed here. Empty in production; developer mode (DELIBERATION_DEV, `make demo`) allows
+# loopback so local fake or model servers work. E.g. "10.0.5.0/24,127.0.0.1/32" for a vLLM box.
+OUTBOUND_ALLOWED_NETWORKS = env_list(
+    "DELIBERATION_OUTBOUND_ALLOWED_NETWORKS",
+    "127.0.0.0/8,::1/128" if os.environ.get("DELIBERATION_DEV") else "",
+)
+# The only environment variables an agent profile's api_key_env may name (comma-separated);
+# the worker sends the value as a Bearer token, so nothing else (DATABASE_URL...) may be read.
+AGENT_API_KEY_ENV_ALLOWED = env_list(
+    "DELIBERATION_AGENT_API_KEY_ENVS",
+    "OPENAI_API_KEY,OPENROUTER_API_KEY,ANTHROPIC_API_KEY,VLLM_API_KEY,OLLAMA_API_KEY",
+)

@@ -47,6 +47,14 @@ def _fast_agents(settings):
 
 
 @pytest.fixture(autouse=True)
+def _outbound_allows_loopback(settings):
+    """The fake servers of the tests (fake_openai, webhook receivers) listen on 127.0.0.1,
+    which production refuses (deliberation/netguard.py): allow loopback explicitly here.
+    tests/security sets the production default (nothing allowed) where it proves the guard."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+
+
+@pytest.fixture(autouse=True)
 def _plain_static_storage(settings):
     """Pages render without a collectstatic manifest (the test runner serves no files)."""
     settings.STORAGES = {

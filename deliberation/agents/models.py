@@ -5,8 +5,34 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
+
+
+def outbound_problems(backend: str, base_url: str, api_key_env: str) -> dict[str, str]:
+    """Field errors for what an ``openai`` profile would make the worker do (docs/security.md):
+    read an environment variable that is not on ``AGENT_API_KEY_ENV_ALLOWED``, or call a
+    ``base_url`` whose host is an address the server does not call. Shared by ``clean()``
+    (admin, imports) and the API serializer; the backend checks both again at call time."""
+    from deliberation import netguard
+    from deliberation.agents.backends import api_key_env_allowed
+
+    if backend != AgentProfile.Backend.OPENAI:
+        return {}  # the simulated backend reads no key and calls nothing
+    problems = {}
+    if api_key_env and not api_key_env_allowed(api_key_env):
+        allowed = ", ".join(getattr(settings, "AGENT_API_KEY_ENV_ALLOWED", ()) or ()) or "none"
+        problems["api_key_env"] = (
+            f"{api_key_env} is not an API key variable this server may read "
+            f"(allowed: {allowed}; the operator sets DELIBERATION_AGENT_API_KEY_ENVS)."
+        )
+    if base_url:
+        try:
+            netguard.check_url(base_url)
+        except netguard.OutboundRefused as exc:
+            problems["base_url"] = str(exc)
+    return problems
 
 
 class AgentProfile(models.Model):
@@ -54,6 +80,12 @@ class AgentProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.backend}:{self.model})"
+
+    def clean(self) -> None:
+        super().clean()
+        problems = outbound_problems(self.backend, self.base_url, self.api_key_env)
+        if problems:
+            raise ValidationError(problems)
 
     def cost_of(self, prompt_tokens: int | None, completion_tokens: int | None) -> Decimal:
         million = Decimal(1_000_000)

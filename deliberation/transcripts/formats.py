@@ -31,6 +31,6 @@ def parse_ids(value: str | None) -> list[int]:
     ids = []
     for part in (value or "").replace(",", " ").split():
         if not part.isdigit():
-            raise ValueError(f"{part!r} is not a session id")
+            raise ValueError(f"{part[:40]!r} is not a session id")
         ids.append(int(part))
     return ids

@@ -27,7 +27,8 @@ def exportable(user, *, ids: str | None = None, status: str | None = None) -> Qu
     sessions = moderated_sessions(user).distinct()
     if status:
         if status not in DebateSession.Status.values:
-            raise SelectionError(f"Unknown status {status!r}.")
+            known = ", ".join(DebateSession.Status.values)
+            raise SelectionError(f"Unknown status {status[:40]!r}; known: {known}.")
         sessions = sessions.filter(status=status)
     if ids:
         try:

@@ -20,7 +20,15 @@ def _format(fmt: str) -> ExportFormat:
     try:
         return FORMATS[fmt]
     except KeyError:
-        raise Http404(f"No export format {fmt!r}; known: {', '.join(FORMATS)}.") from None
+        # The 404 page escapes; the message does not repeat the requested name anyway.
+        raise Http404(f"No such export format; known: {', '.join(FORMATS)}.") from None
+
+
+def _bad_request(message: str) -> HttpResponseBadRequest:
+    """A 400 whose message may quote the request: plain text that no browser renders as HTML."""
+    response = HttpResponseBadRequest(message, content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 def _stream(request, sessions, fmt: ExportFormat, filename: str) -> StreamingHttpResponse:
@@ -36,7 +44,7 @@ def export_sessions(request: HttpRequest, fmt: str):
             request.user, ids=request.GET.get("ids"), status=request.GET.get("status")
         )
     except SelectionError as exc:
-        return HttpResponseBadRequest(str(exc))
+        return _bad_request(str(exc))
     except NotYours as exc:
         raise PermissionDenied(str(exc)) from None
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

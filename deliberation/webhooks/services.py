@@ -8,6 +8,13 @@ redelivered task never sends twice and a delivered row is never resent. A non-2x
 timeout or a refused connection schedules the next attempt after ``base * 2**(attempts - 1)``
 seconds (capped), up to ``WEBHOOK_MAX_ATTEMPTS``; then the delivery is failed (the page shows
 why, and it can be sent again by hand). ``retry_due`` re-enqueues attempts whose task was lost.
+
+Receivers are chosen by users, so every POST goes through :mod:`deliberation.netguard` (the
+address is checked after DNS resolution, the connection is pinned to it, redirects are not
+followed) and a refused address fails the delivery at once. What is recorded, and shown on the
+page, is the HTTP status only, never the receiver's body, and every network failure reads the
+same ("could not connect or no answer within N s"), so a webhook cannot be used to read
+internal services or to tell open ports from closed ones.
 """
 
 from __future__ import annotations
@@ -24,6 +31,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from deliberation import netguard
 
 from .models import Delivery, Webhook
 from .signing import sign
@@ -187,19 +196,17 @@ def deliver(delivery_id: int) -> str:
             "X-Deliberation-Signature": sign(delivery.webhook.secret, stamp, body),
         }
         delivery.attempts += 1
-        code, error = None, ""
+        code, error, final = None, "", False
         try:
-            response = httpx.post(
-                delivery.webhook.url, content=body, headers=headers, timeout=timeout_seconds()
-            )
-            code = response.status_code
+            code = _post(delivery.webhook.url, body, headers)
             if not 200 <= code < 300:
-                error = f"HTTP {code}: {response.text[:500]}"
-        except httpx.TimeoutException:
-            error = f"no answer within {timeout_seconds():g} s"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
-        delivery.last_status_code, delivery.last_error = code, error
+                error = f"HTTP {code}"  # the status only: never the receiver's body
+        except netguard.OutboundRefused as exc:
+            error, final = f"refused: {exc}", True
+        except (httpx.HTTPError, httpx.InvalidURL, OSError):
+            # One message for refused, filtered, silent and non-HTTP ports alike.
+            error = f"could not connect or no answer within {timeout_seconds():g} s"
+        delivery.last_status_code, delivery.last_error = code, error[:500]
         now = timezone.now()
         if not error:
             delivery.status, delivery.delivered_at, delivery.next_attempt_at = (
@@ -207,7 +214,7 @@ def deliver(delivery_id: int) -> str:
                 now,
                 None,
             )
-        elif delivery.attempts >= max_attempts():
+        elif final or delivery.attempts >= max_attempts():
             delivery.status, delivery.next_attempt_at = Delivery.Status.FAILED, None
         else:
             wait = backoff_seconds(delivery.attempts)
@@ -215,6 +222,16 @@ def deliver(delivery_id: int) -> str:
             _enqueue_on_commit(delivery.pk, countdown=wait)
         delivery.save()
         return delivery.status
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST through the outbound guard, without following redirects; the status code. The
+    body is not read beyond what the connection needs (and never kept)."""
+    with (
+        netguard.client(timeout=timeout_seconds()) as client,
+        client.stream("POST", url, content=body, headers=headers) as response,
+    ):
+        return response.status_code
 
 
 def retry_due(grace_seconds: float = 60) -> int:

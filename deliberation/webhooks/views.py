@@ -11,6 +11,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from deliberation import netguard
+
 from . import services
 from .models import Delivery, Webhook
 
@@ -22,6 +24,15 @@ class WebhookForm(forms.Form):
     events = forms.MultipleChoiceField(
         choices=Webhook.Event.choices, widget=forms.CheckboxSelectMultiple
     )
+
+    def clean_url(self) -> str:
+        """Refuse receivers on internal addresses now (each delivery checks again)."""
+        url = self.cleaned_data["url"]
+        try:
+            netguard.check_url(url)
+        except netguard.OutboundRefused as exc:
+            raise forms.ValidationError(str(exc)) from None
+        return url
 
 
 @login_required

@@ -10,7 +10,24 @@ from .base import Backend, BackendError, Completion, CompletionRequest
 if TYPE_CHECKING:
     from deliberation.agents.models import AgentProfile
 
-__all__ = ["Backend", "BackendError", "Completion", "CompletionRequest", "backend_for"]
+__all__ = [
+    "Backend",
+    "BackendError",
+    "Completion",
+    "CompletionRequest",
+    "api_key_env_allowed",
+    "backend_for",
+]
+
+
+def api_key_env_allowed(name: str) -> bool:
+    """Whether a profile may name the environment variable ``name`` as its API key: only the
+    names on the operator's ``AGENT_API_KEY_ENV_ALLOWED`` list (docs/security.md). Anything else
+    (``DATABASE_URL``, ``DJANGO_SECRET_KEY``...) is never read, whoever stored the profile."""
+    from django.conf import settings
+
+    allowed = getattr(settings, "AGENT_API_KEY_ENV_ALLOWED", ()) or ()
+    return bool(name) and name in {str(item).strip() for item in allowed}
 
 
 def backend_for(profile: AgentProfile) -> Backend:
@@ -28,6 +45,15 @@ def backend_for(profile: AgentProfile) -> Backend:
     if profile.backend == "openai":
         from .openai import OpenAICompatibleBackend
 
+        # Checked again here, at call time: a profile stored before the rule, imported, or
+        # written around validation must not read any other variable of the worker.
+        if profile.api_key_env and not api_key_env_allowed(profile.api_key_env):
+            raise BackendError(
+                f"agent {profile.name} names the environment variable {profile.api_key_env!r} "
+                "for its API key, which is not on the operator's list of API key variables "
+                "(AGENT_API_KEY_ENV_ALLOWED); nothing was sent",
+                retryable=False,
+            )
         api_key = os.environ.get(profile.api_key_env) if profile.api_key_env else None
         if profile.api_key_env and not api_key:
             raise BackendError(

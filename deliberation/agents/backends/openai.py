@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 
+from deliberation import netguard
+
 from .base import BackendError, Completion, CompletionRequest, DeltaCallback
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -67,7 +69,9 @@ class OpenAICompatibleBackend:
         # fails after ``timeout`` seconds of silence rather than hanging the worker.
         timeout = httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
         attempts = self.max_retries + 1
-        with httpx.Client(timeout=timeout) as client:
+        # The guarded client checks the server's address after DNS resolution and connects to
+        # the checked address (deliberation/netguard.py); it follows no redirects.
+        with netguard.client(timeout=timeout) as client:
             for attempt in range(attempts):
                 try:
                     return self._attempt(client, url, headers, body, request, on_delta)
@@ -134,6 +138,8 @@ class OpenAICompatibleBackend:
             raise _Transient(what) from exc
         except httpx.ProxyError as exc:
             raise _Transient(_describe(exc)) from exc
+        except netguard.OutboundRefused as exc:
+            raise BackendError(f"base URL refused: {exc}", retryable=False) from None
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             # Unsupported scheme, malformed URL, broken encoding: no retry will help.
             raise BackendError(f"{url}: {_describe(exc)}", retryable=False) from exc

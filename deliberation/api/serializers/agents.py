@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from deliberation.agents.models import AgentProfile
+from deliberation.agents.models import AgentProfile, outbound_problems
 
 
 class AgentProfileSerializer(serializers.ModelSerializer):
@@ -42,3 +42,21 @@ class AgentProfileSerializer(serializers.ModelSerializer):
         if not 0 < value <= 3600:
             raise serializers.ValidationError("A timeout between 0 and 3600 seconds.")
         return value
+
+    def validate(self, attrs):
+        """What the worker would read and call: only allowed API key variables and base URLs
+        (docs/security.md), as the admin's ``AgentProfile.clean`` checks them."""
+
+        def current(name: str):
+            if name in attrs:
+                return attrs[name]
+            if self.instance is not None:
+                return getattr(self.instance, name)
+            return AgentProfile._meta.get_field(name).get_default()
+
+        problems = outbound_problems(
+            current("backend"), current("base_url") or "", current("api_key_env") or ""
+        )
+        if problems:
+            raise serializers.ValidationError(problems)
+        return attrs
