@@ -1,4 +1,5 @@
-"""Chance-corrected inter-rater agreement: Fleiss' kappa and Krippendorff's alpha."""
+"""Inter-rater agreement: one unit's observed agreement, and chance-corrected agreement over
+many units (Fleiss' kappa, Krippendorff's alpha)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,24 @@ from typing import Literal
 import numpy as np
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
+
+
+def pairwise_agreement(labels: Sequence[Hashable | None]) -> float | None:
+    """Observed agreement of one unit: the share of ordered pairs of raters who gave the same
+    label, P_i = sum_j n_j (n_j - 1) / (n (n - 1)) (Fleiss 1971's per-item agreement; the
+    quantity Fleiss' kappa averages before correcting for chance). ``None`` labels are missing.
+
+    It is not chance-corrected: chance correction needs several units (questions, items), which
+    one deliberation round on one question does not have. ``None`` with fewer than two labels.
+    """
+    present = [x for x in labels if x is not None]
+    n = len(present)
+    if n < 2:
+        return None
+    counts: dict[Hashable, int] = {}
+    for x in present:
+        counts[x] = counts.get(x, 0) + 1
+    return sum(c * (c - 1) for c in counts.values()) / (n * (n - 1))
 
 
 def fleiss_kappa(table: np.ndarray | Sequence[Sequence[float]]) -> float:

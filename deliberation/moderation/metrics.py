@@ -13,10 +13,12 @@ view broadcasts and an adjudication snapshots. Formulas and sources live in the 
   normalised entropy (H / log K, K = the number of options for single-choice questions, else
   the number of distinct answers); semantic entropy for free text; average-distance and mutual
   consensus for numbers, on one scale for the whole session (min..max of every answer and gold).
-* Chance-corrected agreement needs several units, and a session asks one question, so the units
-  are the rounds and the raters the debaters: Krippendorff's alpha over that rounds x debaters
-  matrix with missing values (nominal; interval for numbers) and Fleiss' kappa over the rounds in
-  which every debater answered. Both are ``None`` when undefined (e.g. nobody ever disagreed).
+* Convergence per round is the round's **pairwise agreement** (the share of debater pairs who
+  gave the same answer; Fleiss 1971's per-item P_i), not chance-corrected. Krippendorff's alpha
+  and Fleiss' kappa are defined over many units (questions or items) with raters answering each:
+  one session asks one question, so they are computed over the questions of a batch run (per
+  round; ``batches``), never over a session's rounds, where a panel converging to unanimity
+  would score 0.
 """
 
 from __future__ import annotations
@@ -182,7 +184,7 @@ def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict
             for i, k in enumerate(categories)
         ],
         "rounds": rounds,
-        "agreement": _agreement(data, answered, debaters),
+        "agreement": _convergence(rounds),
         "numeric_scale": list(scale) if scale else None,
         "trajectories": _trajectories(data, answered),
         "conformity": _conformity(data, answered),
@@ -243,6 +245,7 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
         "top_share": None,
         "distinct": 0,
         "unanimous": False,
+        "pairwise_agreement": None,
         "entropy": None,
         "normalised_entropy": None,
         "semantic_entropy": None,
@@ -266,6 +269,7 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
         top_share=num(votes.top_share(keys)),
         distinct=votes.distinct_count(keys),
         unanimous=votes.unanimous(keys),
+        pairwise_agreement=num(agreement.pairwise_agreement(keys)),
         entropy=num(votes.shannon_entropy(keys, base=2)),
         normalised_entropy=num(votes.normalised_entropy(keys, options=options)),
         plurality=data.label(winner) if winner is not None else None,
@@ -285,41 +289,16 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
     return out
 
 
-# --- agreement across rounds -------------------------------------------------------------------
-def _agreement(data: SessionData, answered, debaters: list[int]) -> dict[str, Any]:
-    numeric = data.session.answer_format == DebateSession.AnswerFormat.NUMERIC
-    level = "interval" if numeric else "nominal"
-    numbers = list(answered)
-    codes: dict[Hashable, int] = {}
-    matrix = [
-        [
-            None
-            if answered[n].get(pid) is None
-            else (
-                float(answered[n][pid])
-                if numeric
-                else codes.setdefault(answered[n][pid], len(codes))
-            )
-            for n in numbers
-        ]
-        for pid in debaters
+# --- convergence across rounds -----------------------------------------------------------------
+def _convergence(rounds: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pairwise agreement per round, and the first round in which every debater agreed."""
+    per_round = [
+        {"round": r["number"], "pairwise": r["pairwise_agreement"]}
+        for r in rounds
+        if r["pairwise_agreement"] is not None
     ]
-    pairable = sum(1 for n in numbers if len(answered[n]) >= 2)
-    alpha = None
-    if debaters and pairable >= 2:
-        alpha = num(agreement.krippendorff_alpha(matrix, level=level))
-    complete = [n for n in numbers if len(answered[n]) == len(debaters)]
-    kappa = None
-    if len(debaters) >= 2 and len(complete) >= 2:
-        labels = [list(answered[n].values()) for n in complete]
-        kappa = num(agreement.fleiss_kappa_from_labels(labels))
-    return {
-        "krippendorff_alpha": alpha,
-        "alpha_level": level,
-        "alpha_units": pairable,
-        "fleiss_kappa": kappa,
-        "kappa_rounds": len(complete),
-    }
+    unanimous = next((r["round"] for r in per_round if r["pairwise"] == 1.0), None)
+    return {"convergence": per_round, "unanimous_from": unanimous}
 
 
 # --- participants ------------------------------------------------------------------------------
