@@ -119,8 +119,10 @@ def _version(project: Project) -> str:
 
 def aggregate_project(project: Project, method: str | None = None, *, pin_gold: bool = False):
     """Fit ``method`` (default: Dawid-Skene, or majority vote for numeric / free text) to the
-    project's labels. ``pin_gold`` fixes the check items' truth to their gold during fitting
-    (their accuracy is then no longer an honest estimate, so it is computed on the others)."""
+    project's labels, with the library's defaults (Dawid-Skene and one-coin DS: maximum
+    likelihood, Dawid & Skene 1979; MACE: the authors' schedule). ``pin_gold`` fixes the check
+    items' truth to their gold during fitting (their accuracy is then no longer an honest
+    estimate, so it is computed on the others)."""
     method = method or default_method(project)
     if method not in methods_for(project):
         raise ValueError(

@@ -126,3 +126,32 @@ def test_label_text_for_csv():
     assert aggregation.label_text(["a", "b"], "multiple_choice") == "a | b"
     assert aggregation.label_text(12.0, "numeric") == "12"
     assert aggregation.label_text(None, "single_choice") == ""
+
+
+def test_aggregate_command_map_option(tmp_path, capsys):
+    """Dawid-Skene is maximum likelihood by default; --prior-correct gives the MAP variant."""
+    from django.core.management import CommandError, call_command
+
+    labels, gold = DATA / "rte.labels.csv", DATA / "rte.gold.csv"
+    out = tmp_path / "out.csv"
+    call_command("aggregate", str(labels), "--method", "ds", "--gold", str(gold), "--out", str(out))
+    _, ml = run_aggregation(labels, "ds", gold)
+    _, ml_explicit = run_aggregation(labels, "ds", gold, prior_correct=0.0, smoothing=0.0)
+    assert ml == ml_explicit
+    assert f"accuracy against gold: {ml:.4f}" in capsys.readouterr().out
+    call_command(
+        "aggregate",
+        str(labels),
+        "--method",
+        "ds",
+        "--gold",
+        str(gold),
+        "--out",
+        str(out),
+        "--prior-correct",
+        "2",
+    )
+    _, map_accuracy = run_aggregation(labels, "ds", gold, prior_correct=2.0)
+    assert f"accuracy against gold: {map_accuracy:.4f}" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="ds and onecoin"):
+        call_command("aggregate", str(labels), "--method", "mace", "--prior-correct", "2")

@@ -59,7 +59,7 @@ def dawid_skene(
     tol: float = 1e-5,
     max_iter: int = 100,
     smoothing: float = 0.0,
-    prior_correct: float = 2.0,
+    prior_correct: float = 0.0,
     gold: Mapping[Hashable, Hashable] | None = None,
     ties: Ties = "first",
     seed: int | None = 0,
@@ -73,10 +73,15 @@ def dawid_skene(
 
     - M-step: ``rho_t = mean_j T[j, t]``;
       ``pi_w[t, l] = (s + d [l = t] + sum_{n: worker w, label l} T[task(n), t]) / sum_l (...)``,
-      the posterior mode under a Dirichlet prior on each row of ``pi_w``: ``s = smoothing``
-      pseudo-answers on every cell and ``d = prior_correct`` extra pseudo-answers on the diagonal
-      (a worker is a priori better than chance). ``s = d = 0`` is the plain maximum-likelihood
-      estimate of the paper (counts are clipped at 1e-10 before normalising, as Crowd-Kit does).
+      with ``s = smoothing`` pseudo-answers on every cell and ``d = prior_correct`` extra
+      pseudo-answers on the diagonal. The default ``s = d = 0`` is the plain maximum-likelihood
+      estimate of the paper (the reference; expected counts are clipped at 1e-10 before
+      normalising, as Crowd-Kit clips its probabilities, so a class a worker never answered, a
+      worker with one label or a class nobody used gives tiny probabilities, never 0, NaN or
+      inf). ``s > 0`` or ``d > 0`` is the MAP variant, the posterior mode under a Dirichlet
+      prior on each row of ``pi_w`` (``d > 0``: a worker is a priori better than chance); it is
+      an explicit option only, since the earlier default ``d = 2`` was picked after looking at
+      the benchmark data (``bench/README.md``).
     - E-step: ``log T[j, t] = log rho_t + sum_{n: task j} log pi_{worker(n)}[t, label(n)]``,
       normalised per task (log-sum-exp).
 
@@ -152,7 +157,7 @@ def one_coin_dawid_skene(
     *,
     tol: float = 1e-5,
     max_iter: int = 100,
-    prior_correct: float = 2.0,
+    prior_correct: float = 0.0,
     prior_wrong: float = 0.0,
     gold: Mapping[Hashable, Hashable] | None = None,
     ties: Ties = "first",
@@ -167,9 +172,11 @@ def one_coin_dawid_skene(
 
     - M-step: ``rho_t = mean_j T[j, t]``;
       ``s_w = (a + sum_{n: worker w} T[task(n), label(n)]) / (a + b + n_w)`` (clipped to
-      [1e-10, 1 - 1e-10]), the posterior mode under a Beta prior worth ``a = prior_correct``
-      correct and ``b = prior_wrong`` wrong pseudo-answers; ``a = b = 0`` is the
-      maximum-likelihood estimate (Crowd-Kit's).
+      [1e-10, 1 - 1e-10]). The default ``a = b = 0`` is the maximum-likelihood estimate (the
+      reference, as in Crowd-Kit); ``a = prior_correct > 0`` correct and ``b = prior_wrong``
+      wrong pseudo-answers give the MAP variant, the posterior mode under a Beta prior (an
+      explicit option; the earlier default ``a = 2`` was picked after looking at the benchmark
+      data).
     - E-step: ``log T[j, t] = log rho_t + sum_{n: task j} log pi_{worker(n)}[t, label(n)]``.
 
     Stops when the marginal log-likelihood per label rises by less than ``tol`` or after

@@ -27,7 +27,7 @@ from .result import (
 def mace(
     matrix: LabelMatrix,
     *,
-    tol: float = 1e-5,
+    tol: float | None = None,
     max_iter: int = 50,
     n_restarts: int = 10,
     method: Literal["vb", "em"] = "vb",
@@ -43,30 +43,47 @@ def mace(
     """MACE, Multi-Annotator Competence Estimation.
 
     Hovy, Berg-Kirkpatrick, Vaswani & Hovy (2013), "Learning whom to trust with MACE",
-    NAACL-HLT, 1120-1130. The true label ``T_j`` is uniform over K classes. On each item, worker w
-    is "spamming" with probability ``1 - theta_w``: if not, they give the true label; if so, they
-    draw a label from their own strategy ``xi_w`` (a distribution over labels). Hence
+    NAACL-HLT, 1120-1130; the reference is the authors' program (``dirkhovy/MACE``,
+    ``src/edu/isi/MACE.java``, version 0.3), whose defaults these are. The true label ``T_j`` is
+    uniform over K classes. On each item, worker w is "spamming" with probability
+    ``1 - theta_w``: if not, they give the true label; if so, they draw a label from their own
+    strategy ``xi_w`` (a distribution over labels). Hence
     ``P(answer l | T = t) = theta_w [l = t] + (1 - theta_w) xi_w[l]``.
 
     E-step (vectorised over all labels): ``log T[j, t] = -log K + sum_{n: task j}
     log((1 - theta_w) xi_w[l_n]) + sum_{n: task j, l_n = t} log(1 + theta_w / ((1 - theta_w)
     xi_w[l_n]))``; the expected "knowing" count of label n is ``T[j, l_n] theta_w / (theta_w +
     (1 - theta_w) xi_w[l_n])`` and its "spamming" count the rest, which also counts towards
-    ``xi_w[l_n]``. M-step: ``method="em"`` normalises the counts plus ``smoothing`` (default
-    ``0.01 / K``, as in Crowd-Kit); ``method="vb"`` (default, the paper's variational Bayes with
-    a ``Beta(alpha, beta)`` prior on the spamming / knowing probabilities and a symmetric
-    ``Dirichlet(strategy_prior)`` prior on ``xi_w``) sets each parameter to
-    ``exp(digamma(count + prior)) / exp(digamma(sum_counts + sum_priors))``.
+    ``xi_w[l_n]``. M-step: ``method="vb"`` (default, as in the authors' program) is variational
+    Bayes with a ``Beta(alpha, beta)`` prior on (spamming, knowing) (``alpha = beta = 0.5``) and a
+    symmetric ``Dirichlet(strategy_prior = 10)`` prior on ``xi_w``: each parameter becomes
+    ``exp(digamma(count + prior)) / exp(digamma(sum_counts + sum_priors))`` (not renormalised,
+    as in the authors' code). ``method="em"`` normalises the counts plus ``smoothing`` (default
+    ``0.01 / K``, the authors' default).
 
-    ``n_restarts`` random initialisations (uniform in [1, 1 + default_noise], normalised; each
-    restart draws its own from ``numpy.random.default_rng(seed)``) each run until the marginal
-    log-likelihood per label rises by less than ``tol`` or ``max_iter`` iterations; the restart
-    with the highest marginal log-likelihood is kept. Gold tasks are pinned during EM.
-    ``skill`` is the competence ``theta_w`` (normalised); ``confusion[w, t, l]`` is
-    ``P(answer l | T = t)``; ``extra["strategy"]`` holds ``xi``.
+    Schedule, as in the authors' program: ``n_restarts = 10`` random initialisations (each
+    parameter ``1 + default_noise * U[0, 1)``, ``default_noise = 0.5``, rows normalised); each
+    restart runs one E-step and then exactly ``max_iter = 50`` (M-step, E-step) iterations; the
+    restart whose final marginal log-likelihood (computed with the final, VB-unnormalised
+    parameters) is highest is kept. ``tol=None`` (default) follows that fixed schedule; a number
+    stops a restart early once the log-likelihood per label changes by less than ``tol`` (an
+    option, not the authors' rule: stopping restarts at different points made the answer depend
+    on the seed). With ``tol=None``, ``converged`` reports whether the last iteration changed the
+    log-likelihood by less than 1e-5 per label (a diagnostic; it does not stop the run).
+
+    Kept deviations from the authors' program: (1) the posteriors are computed in log space (the
+    authors multiply probabilities, which underflows to 0 on items with a few hundred labels);
+    (2) restarts draw from ``numpy.random.default_rng(seed)``, so a run is reproducible (the
+    authors use an unseeded ``java.util.Random``); (3) labels are coded in this package's sorted
+    order rather than by first appearance in the file, so an exact tie goes to the first label in
+    sorted order (authors: the first label seen in the file); (4) gold tasks are pinned during
+    EM, which is the authors' ``--controls`` option. ``skill`` is the authors' competence, the
+    knowing parameter ``spamming[w][1]`` as their program writes it (under VB it is
+    ``exp(digamma(.))``-based and the pair does not sum to 1); ``confusion[w, t, l]`` is
+    ``P(answer l | T = t)`` from the renormalised parameters; ``extra["strategy"]`` holds ``xi``.
     """
     check_matrix(matrix)
-    check_params(tol, max_iter)
+    check_params(0.0 if tol is None else tol, max_iter)
     check_ties(ties)
     if n_restarts < 1:
         raise ValueError("n_restarts must be >= 1")
@@ -123,26 +140,28 @@ def mace(
         for it in range(1, max_iter + 1):  # noqa: B007
             spam, strategy = m_step(knowing)
             probas, new_ll, knowing = e_step(spam, strategy)
-            gain = (new_ll - ll) / matrix.n_obs
+            change = abs(new_ll - ll) / matrix.n_obs
             ll = new_ll
-            if abs(gain) < tol:
+            if tol is None:
+                converged = change < 1e-5
+            elif change < tol:
                 converged = True
                 break
         if best is None or ll > best[0]:
             best = (ll, probas, spam, strategy, it, converged)
     ll, probas, spam, strategy, it, converged = best
-    competence = spam[:, 1] / spam.sum(1)
-    confusion = ((1.0 - competence) / 1.0)[:, None, None] * (
-        strategy / strategy.sum(1, keepdims=True)
-    )[:, None, :]
+    knowing_share = spam[:, 1] / spam.sum(1)
+    confusion = (1.0 - knowing_share)[:, None, None] * (strategy / strategy.sum(1, keepdims=True))[
+        :, None, :
+    ]
     confusion = np.repeat(confusion, k, axis=1)
-    confusion[:, np.arange(k), np.arange(k)] += competence[:, None]
+    confusion[:, np.arange(k), np.arange(k)] += knowing_share[:, None]
     return AggregationResult(
         method="mace",
         matrix=matrix,
         probas=probas,
         label_idx=choose(probas, ties, seed),
-        skill=competence,
+        skill=spam[:, 1].copy(),
         confusion=confusion,
         priors=np.exp(log_uniform),
         log_likelihood=ll,

@@ -3,6 +3,8 @@ aggregation method (pure; no Crowd-Kit, no database)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,6 +18,7 @@ from deliberation.consensus.crowd import (
     majority_vote,
     one_coin_dawid_skene,
     project_alpha,
+    read_labels,
     top_two,
     wawa,
 )
@@ -108,8 +111,9 @@ def test_ds_recovers_adversarial_workers(ds_data):
         assert np.allclose(conf.sum(axis=1), 1.0)
         if kind == "adversarial":  # the flip t -> t+1 is learnt
             assert all(conf[t, (t + 1) % 3] > 0.6 for t in range(3))
-        elif kind == "good":
-            assert all(conf[t, t] > 0.55 for t in range(3))
+        elif kind == "good":  # true diagonal 0.7, about 67 answers per class and worker
+            assert all(conf[t, t] > 0.5 for t in range(3))
+            assert np.mean(np.diag(conf)) > 0.65
     assert ds.priors.sum() == pytest.approx(1.0)
 
 
@@ -133,10 +137,21 @@ def test_one_coin_on_binary_flipped_worker():
     assert np.allclose(r.confusion.sum(axis=2), 1.0)
 
 
-def test_ds_maximum_likelihood_variant_and_smoothing(ds_data):
+def test_ds_defaults_are_maximum_likelihood_and_map_is_an_option(ds_data):
     m, truth, _ = ds_data
-    mle = dawid_skene(m, prior_correct=0.0)
+    mle = dawid_skene(m)
+    assert np.array_equal(mle.probas, dawid_skene(m, prior_correct=0.0, smoothing=0.0).probas)
     assert accuracy(mle, truth) > accuracy(majority_vote(m), truth)
+    one = one_coin_dawid_skene(m)
+    assert np.array_equal(
+        one.probas, one_coin_dawid_skene(m, prior_correct=0.0, prior_wrong=0.0).probas
+    )
+    # The MAP variants move the estimates towards "better than chance".
+    map_ds = dawid_skene(m, prior_correct=2.0)
+    diag = np.einsum("wtt->w", mle.confusion)
+    assert np.all(np.einsum("wtt->w", map_ds.confusion) >= diag - 1e-9)
+    map_one = one_coin_dawid_skene(m, prior_correct=2.0)
+    assert not np.array_equal(map_one.skill, one.skill)
     smooth = dawid_skene(m, smoothing=1.0)
     assert np.all(smooth.confusion > 0.001)
 
@@ -180,6 +195,66 @@ def test_mace_finds_spammers():
     assert np.allclose(r.confusion.sum(axis=2), 1.0)
     em = mace(r.matrix, method="em", n_restarts=2)
     assert accuracy(em, dict(enumerate(truth.tolist()))) > 0.95
+
+
+def constant_spammer_data(seed=3, k=5, n_tasks=150, n_good=3, n_spam=30, per_task=8):
+    """5 classes; 3 good workers (right 80% of the time, else a random label) label every task;
+    30 spammers who each always give one label (spread over the classes), 8 of them per task."""
+    rng = np.random.default_rng(seed)
+    truth = rng.integers(0, k, n_tasks)
+    favourite = np.arange(n_spam) % k
+    rows = []
+    for j in range(n_tasks):
+        for g in range(n_good):
+            lab = truth[j] if rng.random() < 0.8 else rng.integers(0, k)
+            rows.append((j, f"good{g}", int(lab)))
+        for s in rng.choice(n_spam, per_task, replace=False):
+            rows.append((j, f"spam{s}", int(favourite[s])))
+    return LabelMatrix.from_rows(rows), dict(enumerate(truth.tolist()))
+
+
+def test_mace_sees_through_constant_label_spammers():
+    """Many one-label spammers and a few good workers: MACE trusts the good workers. (A guard,
+    not a regression test: the old early-stopping schedule gave the same answer here.)"""
+    m, truth = constant_spammer_data()
+    r = mace(m)
+    skill = r.worker_skill
+    assert accuracy(r, truth) > accuracy(majority_vote(m), truth) + 0.05  # .9133 vs .82
+    assert min(skill[f"good{g}"] for g in range(3)) > 0.6
+    assert max(v for w, v in skill.items() if w.startswith("spam")) < 0.05
+
+
+def test_mace_follows_the_authors_schedule():
+    """The authors' program (MACE.java, run()) runs exactly 50 iterations after the first E-step
+    of each of 10 restarts, with no convergence test, and keeps the restart with the best final
+    log marginal likelihood. Our old default stopped a restart once the log-likelihood changed
+    by less than 1e-5 per label (after 29 or 30 iterations on rte), so restarts were compared at
+    different points and the answer depended on the seed (rte: .9275 with seeds 0 and 2, .9263
+    with seeds 1 and 3). With the authors' schedule every seed gives the same labels."""
+    data = Path(__file__).resolve().parents[2] / "data" / "crowd"
+    m = read_labels(data / "rte.labels.csv")
+    runs = [mace(m, seed=s) for s in range(4)]
+    assert all(r.iterations == 50 for r in runs)
+    assert all(r.labels == runs[0].labels for r in runs)
+    # The early stop is still available as an option.
+    assert mace(m, tol=1e-5).iterations < 50
+
+
+def test_mace_reproduces_the_authors_program_on_rte():
+    """Every one of rte's 800 labels equals the label chosen by the authors' program with its
+    defaults (mace_authors_rte.csv, produced by MACE.jar; see its header). The old early-stopping
+    default disagreed on some tasks (accuracy .9275 against the program's .9263)."""
+    data = Path(__file__).resolve().parents[2] / "data" / "crowd"
+    authors = {}
+    with open(Path(__file__).with_name("mace_authors_rte.csv")) as fh:
+        for line in fh:
+            if line.startswith("#") or line.startswith("task,"):
+                continue
+            task, label = line.strip().split(",")
+            authors[task] = label
+    r = mace(read_labels(data / "rte.labels.csv"))
+    assert len(authors) == 800
+    assert {t: str(v) for t, v in r.labels.items()} == authors
 
 
 # -- top two --------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """Accuracy on real crowdsourcing datasets with gold labels (tests/data/crowd, copied from
 ../shared/data/crowd): every method gets at least what majority vote gets on rte (textual
-entailment) and ms (music genre)."""
+entailment) and ms (music genre), except maximum-likelihood Dawid-Skene on ms (below)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def test_at_least_majority_vote(dataset, method):
     name, matrix, gold = dataset
     baseline = majority_vote(matrix).accuracy(gold)
     result = METHODS[method](matrix)
+    if (name, method) == ("ms", "ds"):
+        # Full confusion matrices (10 x 10 per worker) fitted by maximum likelihood, the default
+        # since the MAP prior was found to be tuned on these files: 538 of 700 tasks (.7686,
+        # the same as Crowd-Kit's DawidSkene) against majority vote's 553 (.7900). The MAP
+        # variant (prior_correct=2) scored .7914. Recorded, not hidden: see bench/README.md.
+        assert result.accuracy(gold) == pytest.approx(538 / 700)
+        assert result.accuracy(gold) < baseline
+        return
     assert result.accuracy(gold) >= baseline, (name, method)
 
 

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         parser.add_argument("--tol", type=float, help="convergence tolerance")
         parser.add_argument("--max-iter", type=int, help="iteration cap")
         parser.add_argument(
+            "--prior-correct",
+            type=float,
+            help="ds and onecoin: MAP variant with this many pseudo-answers on the diagonal "
+            "(default 0: maximum likelihood, Dawid & Skene 1979)",
+        )
+        parser.add_argument(
             "--pin-gold",
             action="store_true",
             help="fix the gold tasks' truth during fitting (the accuracy is then not honest)",
@@ -32,9 +38,16 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         params = {
             name: options[key]
-            for name, key in (("seed", "seed"), ("tol", "tol"), ("max_iter", "max_iter"))
+            for name, key in (
+                ("seed", "seed"),
+                ("tol", "tol"),
+                ("max_iter", "max_iter"),
+                ("prior_correct", "prior_correct"),
+            )
             if options[key] is not None
         }
+        if "prior_correct" in params and options["method"] not in ("ds", "onecoin"):
+            raise CommandError("--prior-correct applies to ds and onecoin only")
         try:
             result, accuracy = run_aggregation(
                 options["labels"],
