@@ -168,24 +168,28 @@ def _empty_label_above(lines: list[str], index: int) -> bool:
     return bool(match and not match.group("v").strip())
 
 
-def format_instructions(answer_format: str, options: Sequence[str], answer_kind: str) -> str:
+def format_instructions(
+    answer_format: str, options: Sequence[str], answer_kind: str, score_means: str = ""
+) -> str:
     """The closing lines an agent must write, for the end of its prompt.
 
     Answer and verdict: ``ANSWER: <one option>`` (single choice), ``ANSWER: option, option``
     (multiple choice), ``ANSWER: best > ... > worst`` (ranking), ``ANSWER: <number>``,
     ``ANSWER: <short answer>``, then ``CONFIDENCE: <0 to 1>``. Review: ``SCORE: <1-10>``.
     """
-    lines, explanation = _closing(answer_format, list(options or []), answer_kind)
+    lines, explanation = _closing(answer_format, list(options or []), answer_kind, score_means)
     count = "this line" if len(lines) == 1 else "these lines"
     return f"End your reply with {count}, exactly in this form:\n" + "\n".join(
         [*lines, explanation]
     )
 
 
-def repair_prompt(answer_format: str, options: Sequence[str], answer_kind: str) -> str:
+def repair_prompt(
+    answer_format: str, options: Sequence[str], answer_kind: str, score_means: str = ""
+) -> str:
     """The one follow-up message sent when a reply's closing lines cannot be read."""
     options = list(options or [])
-    lines, explanation = _closing(answer_format, options, answer_kind)
+    lines, explanation = _closing(answer_format, options, answer_kind, score_means)
     count = "this line" if len(lines) == 1 else "these lines"
     parts = [
         "Your previous reply did not end with the required lines. "
@@ -199,7 +203,14 @@ def repair_prompt(answer_format: str, options: Sequence[str], answer_kind: str) 
     return "\n".join(parts)
 
 
-def _closing(answer_format: str, options: list[str], answer_kind: str) -> tuple[list[str], str]:
+def _closing(
+    answer_format: str, options: list[str], answer_kind: str, score_means: str = ""
+) -> tuple[list[str], str]:
+    if answer_kind == "review" and score_means == "feedback_confidence":
+        return ["SCORE: <1-10>"], (
+            "The score is a whole number from 1 to 10: your confidence in your feedback "
+            "(10 = the highest level of confidence)."
+        )
     if answer_kind == "review":
         return ["SCORE: <1-10>"], (
             "The score is a whole number from 1 to 10: how confident you are that the solution "

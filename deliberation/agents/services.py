@@ -207,7 +207,9 @@ def _repair_if_unreadable(backend, request, completion, turn) -> Repair | None:
         {"role": "assistant", "content": completion.text},
         {
             "role": "user",
-            "content": repair_prompt(ctx["answer_format"], ctx["options"], ctx["answer_kind"]),
+            "content": repair_prompt(
+                ctx["answer_format"], ctx["options"], ctx["answer_kind"], ctx.get("score_means", "")
+            ),
         },
     ]
     repair_request = replace(request, messages=messages, context={**ctx, "repair": True})
@@ -293,7 +295,7 @@ def _build_request(
     """What this agent sees for this turn, as the protocol decides (brief and visibility)."""
     protocol = get_protocol(session.protocol)
     slot = (turn.participant_id, turn.target_id)
-    brief = protocol.brief(state, slot)
+    brief = protocol.turn_brief(state, slot)
     viewer = state.speaker(turn.participant_id)
     seed = turn_seed(turn)
     rng = random.Random(f"others:{seed}")
@@ -323,9 +325,11 @@ def _build_request(
         answer_format=session.answer_format,
         options=options,
         round_number=turn.round.number,
-        rounds_total=protocol.planned_rounds(session.protocol_settings),
+        rounds_total=protocol.rounds_total(session.protocol_settings),
         brief=brief,
-        format_instructions=format_instructions(session.answer_format, options, brief.answer_kind),
+        format_instructions=format_instructions(
+            session.answer_format, options, brief.answer_kind, brief.score_means
+        ),
         transcript=posts,
         groups=groups,
         target_name=target_name,
@@ -345,6 +349,7 @@ def _build_request(
             "round": turn.round.number,
             "phase": brief.phase,
             "answer_kind": brief.answer_kind,
+            "score_means": brief.score_means,
             "gold": session.gold_answer,
             "own_previous": own["answer"] if own else None,
             "others_previous": [
@@ -539,7 +544,9 @@ class _Stored:
 def _read_answer(session, turn, completion, repair: Repair | None, state) -> _Stored:
     """The post to store from the reply (and the repair reply, if one was needed)."""
     options = shown_options(session, turn, state)
-    brief = get_protocol(session.protocol).brief(state, (turn.participant_id, turn.target_id))
+    brief = get_protocol(session.protocol).turn_brief(
+        state, (turn.participant_id, turn.target_id)
+    )
     kind = "review" if turn.target_id else brief.answer_kind
     text = strip_structured(completion.text).strip() or "(no argument given)"
     status = Post.ParseStatus.PARSED
@@ -552,7 +559,8 @@ def _read_answer(session, turn, completion, repair: Repair | None, state) -> _St
     if not parsed.ok:
         return _Stored(text, None, None, Post.ParseStatus.UNPARSED, {})
     if kind == "review":
-        return _Stored(text, None, parsed.score / 10, status, {"score": parsed.score})
+        data = {"score": parsed.score, "score_means": brief.score_means or "correctness"}
+        return _Stored(text, None, parsed.score / 10, status, data)
     answer = parsed.answer
     try:  # canonical form (e.g. multiple choice in the options' order)
         answer = clean_answer(answer, session.answer_format, session.options)

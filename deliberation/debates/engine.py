@@ -400,8 +400,10 @@ def state_data(session: DebateSession) -> dict:
         expected=expected,
         protocol_title=protocol.title,
         live_settings=live,
-        rounds_total=protocol.planned_rounds(session.protocol_settings),
+        rounds_total=protocol.rounds_total(session.protocol_settings),
     )
+    if "review_score" in (session.protocol_settings or {}):
+        data["review_score"] = session.protocol_settings["review_score"]  # the form's label
     if session.status == DebateSession.Status.FINISHED:
         from .outcomes import outcome_data, session_outcome
 

@@ -12,7 +12,10 @@ Rules:
 * ``judge`` - the judge's last verdict (Khan et al. 2024): the judged answer if its probability
   is at least 0.5, else the other side.
 * ``vote_only`` - the plurality of round 1's independent answers: the Debate-or-Vote baseline
-  (Choi et al. 2025), shown beside the final answer of every session.
+  (Choi et al. 2025), shown beside the final answer only where round 1 *was* independent and
+  sealed (simultaneous rounds, round table, peer review, vote only, or any protocol run with the
+  independent vote pass, ``vote_pass``). In round robin, free debate, SocraSynth or a judged
+  debate, round 1 answers hear each other or defend assigned stances: no baseline is shown.
 
 A participant's *final* answer is their latest usable answer in any round, so a participant who
 skipped a round (ReConcile, already agreeing) keeps the answer they gave before.
@@ -143,15 +146,16 @@ def session_outcome(
                 rng=_tie_rng(session, "confidence_weighted"),
             ),
         ),
-        "vote_only": result(
+    }
+    if protocol.has_vote_baseline(session.protocol_settings or {}):
+        rules["vote_only"] = result(
             "vote_only",
             plurality(
                 [first_round[pid] for pid in sorted(first_round, key=lambda i: position.get(i, 0))],
                 tie_break=breaker,
                 rng=_tie_rng(session, "vote_only"),
             ),
-        ),
-    }
+        )
     if protocol.needs_judge:
         rules["judge"] = _judge_rule(state, session, from_key)
     default = protocol.final_rule if protocol.final_rule in rules else "plurality"

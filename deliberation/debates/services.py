@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max
 
 from deliberation.protocols import base as p
+from deliberation.protocols.peer_review import score_meaning
 from deliberation.protocols.registry import get_protocol
 
 from . import broadcast, engine
@@ -272,7 +273,9 @@ def submit_post(
             if slot[1] is not None:  # a review: its score is the structured answer
                 if score is None:
                     raise InvalidInput("A review needs a score from 1 to 10.", "score")
-                data, answer, confidence = {"score": score}, None, score / 10
+                means = score_meaning(session.protocol_settings)
+                data = {"score": score, "score_means": means}
+                answer, confidence = None, score / 10
             post = store_post(
                 session,
                 engine.current_round(session),

@@ -5,8 +5,11 @@ ReConcile's confidence-weighted vote with recalibrated confidences (Chen et al. 
 verdict, and the round-1 vote-only baseline (Choi et al. 2025). Added here:
 
 * ``majority`` - strict majority, n_k > N / 2, of the debaters' final answers.
-* ``bradley_terry`` - peer-review scores turned into pairwise comparisons: in the last review
-  round, a reviewer who scored target j higher than target k says "j beats k". Bradley-Terry
+* ``bradley_terry`` - peer-review *correctness* scores turned into pairwise comparisons: in the
+  last review round, a reviewer who scored target j higher than target k says "j beats k". Only
+  when the session asked for correctness scores (peer review's ``review_score = correctness``);
+  the paper's default score is the reviewer's confidence in their own feedback, which says
+  nothing about which solution is better, so no ranking is drawn from it. Bradley-Terry
   strengths pi (Bradley & Terry 1952; MM fit, Hunter 2004) rank the reviewed solutions; the rule
   recommends the solution of the strongest participant, as Fortytwo (2025) keeps the top-ranked
   answer. When the comparisons are not strongly connected, the MLE does not exist and a
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
 TITLES = {
     **RULE_TITLES,
     "majority": "Strict majority",
-    "bradley_terry": "Bradley-Terry (peer review)",
+    "bradley_terry": "Bradley-Terry (correctness scores)",
     "bradley_terry_ballots": "Bradley-Terry (ranked pairs)",
     "borda": "Borda count",
     "schulze": "Schulze",
@@ -154,7 +157,9 @@ def _peer_review_bt(data: SessionData, finals: dict[int, Hashable]) -> dict[str,
     scores: dict[int, dict[int, float]] = {}
     for number, reviewer, target, extra in data.reviews:
         score = (extra or {}).get("score")
-        if number == last_round and score is not None:
+        # Reviews stored before the meaning was recorded were correctness scores.
+        means = (extra or {}).get("score_means", "correctness")
+        if number == last_round and score is not None and means == "correctness":
             scores.setdefault(reviewer, {})[target] = float(score)
     comparisons = []
     for given in scores.values():
@@ -169,7 +174,7 @@ def _peer_review_bt(data: SessionData, finals: dict[int, Hashable]) -> dict[str,
     best = result.ranking[0]
     return {
         "rule": "bradley_terry",
-        "source": "peer review scores",
+        "source": "peer review correctness scores",
         "comparisons": len(comparisons),
         "regularised": regularised,
         "strengths": [

@@ -351,6 +351,16 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
 )
 
 
+VOTE_PHASE = "independent vote"
+VOTE_PASS = Setting(
+    "vote_pass",
+    "bool",
+    False,
+    label="Independent vote first",
+    help="Round 1 is a sealed vote in which each debater answers alone; the protocol's rounds "
+    "follow. Its plurality is the honest vote-only baseline (Debate-or-Vote).",
+)
+
 TIE_RULES = ("first", "random", "none")
 
 
@@ -404,7 +414,10 @@ class Brief:
     context: str = "transcript"
     target_id: int | None = None
     assigned: str | None = None  # the stance or answer this participant must defend
-    answer_kind: str = "answer"  # "answer", "review" (score 1-10 of the target), "verdict"
+    answer_kind: str = "answer"  # "answer", "review" (a 1-10 score), "verdict"
+    # What a review's score means: "feedback_confidence" (the reviewer's confidence in their
+    # feedback, Xu et al. 2023) or "correctness" (that the target's solution is correct).
+    score_means: str = ""
 
 
 class Protocol:
@@ -423,6 +436,9 @@ class Protocol:
     # leaders with a recorded seed, as Debate-or-Vote's code does, and our choice where the
     # source defines no rule) or "none" (a tie has no answer, so it scores as wrong).
     tie_rule: ClassVar[str] = "random"
+    # Whether round 1 is a sealed round of independent answers (each debater sees only the
+    # question), so that its plurality is an honest vote-only baseline (Debate-or-Vote).
+    independent_first_round: ClassVar[bool] = False
     # Roles the protocol needs besides debaters ("judge"), and how many debaters, if fixed.
     needs_judge: ClassVar[bool] = False
     debater_count: ClassVar[int | None] = None
@@ -467,9 +483,25 @@ class Protocol:
     def brief(self, state: SessionState, slot: Slot) -> Brief:
         return Brief(phase=state.phase)
 
+    def turn_brief(self, state: SessionState, slot: Slot) -> Brief:
+        """The brief of a turn as callers ask for it (protocols override :meth:`brief`)."""
+        return self.brief(state, slot)
+
     def can_see(self, state: SessionState, viewer: Speaker | None, post: PostMeta) -> bool:
         """Whether ``viewer`` may see ``post`` now. Moderators see everything."""
         return True
+
+    def rounds_total(self, settings: Mapping[str, Any]) -> int | None:
+        """The rounds a session runs at most, the independent vote pass included."""
+        planned = self.planned_rounds(settings)
+        if planned is not None and not self.independent_first_round and settings.get("vote_pass"):
+            return planned + 1
+        return planned
+
+    def has_vote_baseline(self, settings: Mapping[str, Any]) -> bool:
+        """Whether round 1's plurality is a vote-only baseline: round 1 was independent and
+        sealed, by the protocol's design or through the independent vote pass."""
+        return self.independent_first_round or bool(settings.get("vote_pass"))
 
 
 # --- the shared implementation -----------------------------------------------------------------
@@ -485,6 +517,49 @@ class TurnProtocol(Protocol):
     sequential: ClassVar[bool] = True
     sealed: ClassVar[bool] = False
 
+    @property
+    def all_settings(self) -> tuple[Setting, ...]:
+        extra = () if self.independent_first_round else (VOTE_PASS,)
+        return (*super().all_settings, *extra)
+
+    # --- the independent vote pass -------------------------------------------------------------
+    # A protocol whose round 1 is not independent (speakers hear each other, or defend assigned
+    # stances) can open with a sealed round in which each debater answers alone, so that the
+    # Debate-or-Vote comparison is honest: the session's round 1 is then that vote, and the
+    # protocol's own rounds follow as rounds 2, 3 ... The subclass never sees the vote round:
+    # every hook gets the state without it, renumbered from 1.
+    def _voting(self, state: SessionState) -> bool:
+        return not self.independent_first_round and bool(state.settings.get("vote_pass"))
+
+    def _inner(self, state: SessionState) -> SessionState:
+        """The state as the protocol itself sees it (without the vote round, renumbered)."""
+        if not self._voting(state) or not state.rounds:
+            return state
+        return replace(
+            state,
+            rounds=tuple(replace(r, number=r.number - 1) for r in state.rounds[1:]),
+        )
+
+    def _plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
+        if not self._voting(state):
+            return self.round_plan(state, number)
+        if number == 1:
+            return VOTE_PHASE, [(s.id, None) for s in state.debaters]
+        return self.round_plan(self._inner(state), number - 1)
+
+    def _in_vote_round(self, state: SessionState) -> bool:
+        return self._voting(state) and state.round == 1
+
+    def turn_brief(self, state: SessionState, slot: Slot) -> Brief:
+        if self._in_vote_round(state):
+            return Brief(
+                phase=VOTE_PHASE,
+                instructions="Answer on your own: you will not see the others' answers until "
+                "everyone has answered.",
+                context="none",
+            )
+        return self.brief(self._inner(state), slot)
+
     # --- to override ---------------------------------------------------------------------------
     def round_plan(self, state: SessionState, number: int) -> tuple[str, list[Slot]] | None:
         raise NotImplementedError
@@ -495,6 +570,8 @@ class TurnProtocol(Protocol):
 
     def finished_reason(self, state: SessionState) -> str:
         n = state.round
+        if self._voting(state):
+            return f"completed the vote and {n - 1} round{'' if n == 2 else 's'}"
         return f"completed {n} round{'' if n == 1 else 's'}"
 
     # --- shared --------------------------------------------------------------------------------
@@ -502,7 +579,7 @@ class TurnProtocol(Protocol):
         """The current round's slots, in speaking order."""
         if not state.rounds:
             return []
-        plan = self.round_plan(_without_current(state), state.round)
+        plan = self._plan(_without_current(state), state.round)
         return plan[1] if plan else []
 
     def pending(self, state: SessionState) -> list[Slot]:
@@ -514,7 +591,8 @@ class TurnProtocol(Protocol):
         if state.status != "running" or current is None or not current.open:
             return []
         pending = self.pending(state)
-        return pending[:1] if self.sequential else pending
+        sequential = self.sequential and not self._in_vote_round(state)
+        return pending[:1] if sequential else pending
 
     def handle(self, state: SessionState, event: Event) -> list[Action]:
         if state.status == "finished":
@@ -556,12 +634,12 @@ class TurnProtocol(Protocol):
         if state.current is not None and state.current.open:
             actions.append(CloseRound(state.round))
             state = replace(state, rounds=(*state.rounds[:-1], replace(state.current, open=False)))
-        if state.rounds:
-            reason = self.stop_reason(state)
+        if state.rounds and not self._in_vote_round(state):
+            reason = self.stop_reason(self._inner(state))
             if reason:
                 return [*actions, Finish(reason)]
         number = state.round + 1
-        plan = self.round_plan(state, number)
+        plan = self._plan(state, number)
         if plan is None:
             if not state.rounds:
                 return [*actions, Finish(self.nobody_reason(state))]
@@ -584,7 +662,8 @@ class TurnProtocol(Protocol):
         if post.kind != "argument" or post.author_id == viewer.id:
             return True
         current = state.current
-        return not (self.sealed and current and current.open and post.round == current.number)
+        sealed = self.sealed or self._in_vote_round(state)
+        return not (sealed and current and current.open and post.round == current.number)
 
 
 def _without_current(state: SessionState) -> SessionState:

@@ -3,8 +3,13 @@
 Round 1 ("solve"): every debater solves the question on their own (context "none", sealed).
 
 Round 2 ("review"): every debater reviews every other debater's solution, one turn per ordered
-pair (reviewer, target); the review points out errors and gives a confidence score from 1 to 10
-in the target's solution. Pairs whose target has no usable solution (failed, unparsed or
+pair (reviewer, target); the review examines the reasoning step by step and gives, as in the
+paper and the authors' code (HITsz-TMG/Multi-agent-peer-review, ``peer_review.py``), the
+reviewer's confidence in their own feedback on a scale from 1 to 10 (``review_score`` =
+``feedback_confidence``, the default). ``review_score = correctness`` instead asks for a
+*correctness score* (how likely the target's solution is correct): not the paper's rule, but
+what the Bradley-Terry ranking of solutions on the moderator view needs, so that rule is only
+computed then. Pairs whose target has no usable solution (failed, unparsed or
 abstained in every solve/revise round so far) are left out. All reviews are written at once and
 sealed until the round closes.
 
@@ -29,6 +34,20 @@ from .base import MAX_ROUNDS, Brief, SessionState, Setting, Slot, TurnProtocol
 from .common import latest_answers
 
 SOLUTION_PHASES = ("solve", "revise")
+FEEDBACK_CONFIDENCE = "feedback_confidence"
+CORRECTNESS = "correctness"
+# The authors' review request (peer_review.py, round 1), after the solution is shown.
+PAPER_REVIEW = (
+    "Please examine this agent's reasoning process step by step and offer feedback on its "
+    "reasoning. You can rate your confidence in your feedback on a scale from 1-10, where 10 "
+    "indicates the highest level of confidence."
+)
+
+
+def score_meaning(settings) -> str:
+    """What a review's score means in a session (sessions from before the setting: correctness,
+    which is what they were asked)."""
+    return (settings or {}).get("review_score") or CORRECTNESS
 
 
 def solutions(state: SessionState) -> dict:
@@ -57,9 +76,20 @@ class PeerReview(TurnProtocol):
             min=1,
             max=(MAX_ROUNDS - 1) // 2,
         ),
+        Setting(
+            "review_score",
+            "choice",
+            FEEDBACK_CONFIDENCE,
+            label="What a review's 1-10 score means",
+            help="feedback_confidence: the reviewer's confidence in their own feedback (Xu et "
+            "al. 2023); correctness: how likely the reviewed solution is correct (not the "
+            "paper's; it lets the moderator view rank solutions by Bradley-Terry).",
+            choices=(FEEDBACK_CONFIDENCE, CORRECTNESS),
+        ),
     )
     sequential = False
     sealed = True
+    independent_first_round = True
     final_rule = "plurality"
 
     def check_participants(self, state: SessionState) -> str | None:
@@ -100,18 +130,25 @@ class PeerReview(TurnProtocol):
                 context="none",
             )
         if phase == "review":
+            if score_meaning(state.settings) == CORRECTNESS:
+                text = (
+                    "Review the solution of the participant named as your target: check each "
+                    "step, point out any error and how to fix it. End with a correctness score "
+                    "from 1 (surely wrong) to 10 (surely right) that their solution is correct."
+                )
+            else:
+                text = f"Review the solution of the participant named as your target. {PAPER_REVIEW}"
             return Brief(
                 phase="review",
-                instructions="Review the solution of the participant named as your target: "
-                "check each step, point out any error and how to fix it. End with a confidence "
-                "score from 1 (surely wrong) to 10 (surely right) that their solution is correct.",
+                instructions=text,
                 context="transcript",
                 target_id=slot[1],
                 answer_kind="review",
+                score_means=score_meaning(state.settings),
             )
         return Brief(
             phase="revise",
-            instructions="Read the reviews of your solution and their confidence scores. Revise "
+            instructions="Read the reviews of your solution and their scores. Revise "
             "your solution where the reviews are right, defend it where they are wrong, and "
             "give your final answer.",
             context="transcript",

@@ -56,6 +56,7 @@ class RoundTable(TurnProtocol):
     )
     sequential = False
     sealed = True
+    independent_first_round = True
     final_rule = "confidence_weighted"
     tie_rule = "first"
 

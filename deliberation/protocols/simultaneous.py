@@ -39,6 +39,7 @@ class Simultaneous(TurnProtocol):
     )
     sequential = False
     sealed = True
+    independent_first_round = True
     final_rule = "plurality"
     tie_rule = "first"
 

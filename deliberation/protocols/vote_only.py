@@ -27,6 +27,7 @@ class VoteOnly(TurnProtocol):
     settings_schema = ()
     sequential = False
     sealed = True
+    independent_first_round = True
     final_rule = "plurality"
     tie_rule = "random"
 

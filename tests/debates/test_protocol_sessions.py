@@ -126,12 +126,56 @@ def test_every_protocol_runs_to_the_end_with_a_person_and_two_agents(
     assert not AgentTurn.objects.filter(session=session, status="failed").exists()
     outcome = session_outcome(session)
     assert outcome.default_rule == get_protocol(protocol).final_rule
-    assert "vote_only" in outcome.rules
+    # The vote-only baseline only where round 1 was independent and sealed.
+    assert ("vote_only" in outcome.rules) == get_protocol(protocol).independent_first_round
     # Every stored round is closed and every agent turn is done.
     assert not session.rounds.filter(status="open").exists()
     assert set(AgentTurn.objects.filter(session=session).values_list("status", flat=True)) == {
         "done"
     }
+
+
+DEPENDENT = sorted(n for n, proto in PROTOCOLS.items() if not proto.independent_first_round)
+
+
+@pytest.mark.parametrize("protocol", DEPENDENT)
+def test_the_independent_vote_pass_opens_any_protocol_with_a_sealed_vote(
+    protocol, moderator, alice, agents
+):
+    """With ``vote_pass``, round 1 is a sealed vote where each debater answers alone (agents see
+    only the question); the protocol's own rounds follow; the baseline is that vote."""
+    debaters = agents(2, accuracy=0.8)
+    session = make_session(moderator, protocol, debaters, vote_pass=True)
+    if protocol in PERSON_ROLE:
+        session.join_role = PERSON_ROLE[protocol]
+        session.save(update_fields=["join_role"])
+    me = services.join_session(alice, session.invite_token)
+    if protocol == "socratic":
+        session.participants.filter(display_name="Agent 2").update(role=Participant.Role.OBSERVER)
+    run_locally(lambda: controls.control(mod_of(session), "start"))
+    first = session.rounds.get(number=1)
+    assert first.phase == "independent vote"
+    # The agents answered the vote from the question alone, and sealed from the others.
+    vote_turns = AgentTurn.objects.filter(session=session, round=first)
+    agent_debaters = session.participants.filter(role=Participant.Role.DEBATER, kind="agent")
+    assert vote_turns.count() == agent_debaters.count() >= 1
+    for turn in vote_turns:
+        prompt = " ".join(m["content"] for m in turn.prompt)
+        assert "Agent 1:" not in prompt and "Agent 2:" not in prompt
+    if me.role == Participant.Role.DEBATER:
+        viewer = Viewer.of(me)
+        hidden = hidden_posts(fresh(session), viewer, services.posts_after(session.pk, 0))
+        assert len(hidden) == agent_debaters.count() and set(hidden.values()) == {"round"}
+    play_person(session, me)
+    session = fresh(session)
+    assert session.status == DebateSession.Status.FINISHED
+    outcome = session_outcome(session)
+    assert "vote_only" in outcome.rules
+    round_one = list(outcome.rounds[1].values())
+    assert outcome.rules["vote_only"].answer in round_one
+    assert session.rounds.count() == 1 + get_protocol(protocol).planned_rounds(
+        session.protocol_settings
+    )
 
 
 def test_simultaneous_rounds_are_sealed_until_they_close(moderator, alice, agents):
@@ -432,7 +476,8 @@ def test_a_person_reviews_with_a_score_and_bad_scores_are_refused(moderator, ali
         services.submit_post(me, "Review without score", target_id=slot[1])
     run_locally(lambda: services.submit_post(me, "Good work.", score=8, target_id=slot[1]))
     review = Post.objects.get(session=session, author=me, target_id=slot[1])
-    assert review.data == {"score": 8} and review.confidence == 0.8
+    assert review.data == {"score": 8, "score_means": "feedback_confidence"}
+    assert review.confidence == 0.8
 
 
 def test_answers_in_every_format_are_validated_for_people(moderator, alice):

@@ -95,7 +95,9 @@ def test_each_protocol_rejects_unknown_and_badly_typed_settings(name):
     with pytest.raises(SettingsError, match=r"unknown setting.*bogus"):
         p.clean_settings({"bogus": 1})
     for setting in p.settings_schema:
-        bad = {"int": "many", "float": "lots", "bool": "perhaps", "ids": "a, b"}[setting.kind]
+        bad = {"int": "many", "float": "lots", "bool": "perhaps", "ids": "a, b", "choice": "x"}[
+            setting.kind
+        ]
         with pytest.raises(SettingsError, match=setting.name):
             p.clean_settings({setting.name: bad})
         if setting.kind in ("int", "float"):
