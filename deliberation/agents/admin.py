@@ -5,7 +5,18 @@ from .models import AgentProfile, AgentTurn
 
 @admin.register(AgentProfile)
 class AgentProfileAdmin(admin.ModelAdmin):
-    list_display = ("name", "backend", "model", "base_url", "api_key_env")
+    list_display = (
+        "name",
+        "backend",
+        "model",
+        "base_url",
+        "api_key_env",
+        "prompt_price_per_mtok",
+        "completion_price_per_mtok",
+    )
+    # Prices (USD per million tokens) are edited in the list too: batch runs need them for
+    # cost-of-pass, and a profile left at 0/0 has an unknown cost (docs/batch-runs.md).
+    list_editable = ("prompt_price_per_mtok", "completion_price_per_mtok")
     list_filter = ("backend",)
     search_fields = ("name", "model")
 

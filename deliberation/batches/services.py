@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from django.utils import timezone
 
 from deliberation.agents.models import AgentProfile, AgentTurn
 from deliberation.agents.services import requeue_turns
+from deliberation.consensus import cost
 from deliberation.debates import controls, engine, services
 from deliberation.debates.answers import AnswerError, clean_answer
 from deliberation.debates.models import DebateSession, Participant
@@ -315,6 +317,15 @@ def item_result(session: DebateSession) -> dict[str, Any]:
     usage = session.agent_turns.aggregate(
         prompt=Sum("prompt_tokens"), completion=Sum("completion_tokens"), cost=Sum("cost_usd")
     )
+    # Cost-of-pass inputs: each debater position's own cost (all its turns, and its round-1
+    # turns: the model answering alone), the round-1 cost of the whole session (what the
+    # vote-only baseline needs), and whether every agent had prices (else the cost is unknown).
+    costs: dict[tuple[int, bool], Decimal] = defaultdict(Decimal)
+    for pid, number, c in session.agent_turns.values_list(
+        "participant_id", "round__number", "cost_usd"
+    ):
+        costs[(pid, number == 1)] += c or Decimal(0)
+    agents = list(session.participants.exclude(agent_profile=None).select_related("agent_profile"))
     return {
         "rounds": rounds,
         "rules": {name: r.correct for name, r in outcome.rules.items()},
@@ -326,7 +337,39 @@ def item_result(session: DebateSession) -> dict[str, Any]:
         "prompt_tokens": usage["prompt"] or 0,
         "completion_tokens": usage["completion"] or 0,
         "cost_usd": str(usage["cost"] or Decimal(0)),
+        "positions": {
+            str(a.position): {
+                "profile": a.agent_profile_id,
+                "cost_usd": str(costs[(a.pk, True)] + costs[(a.pk, False)]),
+                "round1_cost_usd": str(costs[(a.pk, True)]),
+                "priced": is_priced(a.agent_profile),
+            }
+            for a in agents
+            if a.role == Participant.Role.DEBATER
+        },
+        "round1_cost_usd": str(sum((c for (_, r1), c in costs.items() if r1), Decimal(0))),
+        "priced": all(is_priced(a.agent_profile) for a in agents),
     }
+
+
+def is_priced(profile: AgentProfile) -> bool:
+    """A profile has prices when either per-million-token price is set (the fields default to
+    0, which reads as "no price": its cost-of-pass is unknown, never 0)."""
+    return bool(profile.prompt_price_per_mtok or profile.completion_price_per_mtok)
+
+
+def refresh_results(run: BatchRun, *, only_missing: bool = True) -> int:
+    """Recompute the stored result of finished questions from their stored sessions (results
+    stored before cost-of-pass lack per-position costs); returns how many were rewritten."""
+    n = 0
+    for item in run.items.filter(status=BatchItem.Status.DONE).exclude(session=None):
+        if only_missing and item.result and "positions" in item.result:
+            continue
+        with transaction.atomic():
+            item.result = item_result(item.session)
+            item.save(update_fields=["result"])
+        n += 1
+    return n
 
 
 @dataclass
@@ -346,6 +389,7 @@ class RunTable:
     completion_tokens: int
     cost_usd: Decimal
     default_rule: str
+    cost_of_pass: CostOfPassTable | None = None
 
     def rows(self) -> list[list[str]]:
         """The table as text rows (header first), for the terminal and CSV."""
@@ -365,6 +409,162 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
 
 
+# --- cost of pass ------------------------------------------------------------------------------
+@dataclass
+class CostOfPassRow:
+    """Cost-of-pass of one agent profile (its round-1 answers, alone) or one final-answer rule.
+
+    ``state``: ``ok`` (the values are known; ``inf`` when never correct), ``no_price`` (an agent
+    has no prices: unknown, never 0), ``no_data`` (results stored before per-position costs:
+    ``run_batch --resume ID --refresh-results`` recomputes them), ``no_gold``.
+    """
+
+    who: str
+    kind: str  # "profile" or "rule"
+    questions: int  # questions with a gold answer
+    attempts: int  # a profile in two positions makes two attempts per question
+    successes: int
+    mean_cost_usd: float | None  # mean cost of one attempt
+    cost_of_pass: float | None  # Erol et al.: mean over questions of v = C(p) / R(p)
+    cost_per_correct: float | None  # pooled: total cost / successes (a ratio of means)
+    state: str
+
+    @property
+    def accuracy(self) -> float | None:
+        return self.successes / self.attempts if self.attempts else None
+
+
+@dataclass
+class CostOfPassTable:
+    profiles: list[CostOfPassRow]
+    rules: list[CostOfPassRow]
+    # The LM frontier over the priced profiles: mean over questions of the cheapest profile's
+    # v(m, p) on that question (no human-expert baseline); None when no profile is priced.
+    frontier: float | None
+    frontier_wins: dict[str, int]  # profile -> questions where it is the cheapest
+    unsolved: int  # questions no priced profile answered right (they make the frontier inf)
+    cheapest: str | None  # the profile with the lowest cost of pass (then cost per correct)
+    excluded: list[str]  # profiles left out of the frontier (unknown cost)
+    # The same frontier with the final-answer rules as further "models" (as the paper adds
+    # inference-time techniques such as majority voting to the set).
+    frontier_with_rules: float | None
+    frontier_with_rules_wins: dict[str, int]
+
+    def rows(self) -> list[list[str]]:
+        out = [["who", "questions", "accuracy", "mean cost", "cost of pass", "cost per correct"]]
+        for r in [*self.profiles, *self.rules]:
+            out.append(
+                [
+                    r.who,
+                    str(r.questions),
+                    _pct(r.accuracy) if r.state != "no_gold" else "",
+                    _usd(r.mean_cost_usd, r.state),
+                    _usd(r.cost_of_pass, r.state),
+                    _usd(r.cost_per_correct, r.state),
+                ]
+            )
+        out.append(["frontier (profiles)", "", "", "", _usd(self.frontier, "ok"), ""])
+        if self.rules:
+            label = "frontier (profiles and rules)"
+            out.append([label, "", "", "", _usd(self.frontier_with_rules, "ok"), ""])
+        return out
+
+
+def _usd(value: float | None, state: str) -> str:
+    if state != "ok" or value is None:
+        return {"no_price": "unknown (no price)", "no_data": "unknown (old result)"}.get(state, "")
+    return "inf" if math.isinf(value) else f"${value:.6f}"
+
+
+def _cost_of_pass_table(
+    run: BatchRun, results: list[dict[str, Any]], names: dict[int, str], default_rule: str
+) -> CostOfPassTable:
+    """Cost-of-pass per profile and per rule over the questions with a gold answer."""
+    graded = [r for r in results if any(v is not None for v in r["rules"].values())]
+    legacy = any("positions" not in r for r in graded)
+    # profile -> one v(m, p) per question; and the totals for the pooled ratio
+    profiles: list[CostOfPassRow] = []
+    per_problem: dict[str, list[float]] = {}
+    for agent_id in dict.fromkeys(run.agent_ids):
+        who = names.get(agent_id, str(agent_id))
+        positions = [str(i) for i, a in enumerate(run.agent_ids, start=1) if a == agent_id]
+        values, costs, hits, priced = [], [], [], True
+        for r in graded if not legacy else []:
+            c = [float(r["positions"].get(k, {}).get("round1_cost_usd", 0)) for k in positions]
+            ok = [bool(r["rounds"].get("1", {}).get(k)) for k in positions]
+            priced &= all(r["positions"].get(k, {}).get("priced", False) for k in positions)
+            values.append(cost.problem_cost_of_pass(c, ok))
+            costs += c
+            hits += ok
+        state = _state(graded, legacy, priced)
+        profiles.append(_row(who, "profile", len(graded), values, costs, hits, state))
+        if state == "ok":
+            per_problem[who] = values
+    rules: list[CostOfPassRow] = []
+    rule_values: dict[str, list[float]] = {}
+    for rule in sorted({k for r in graded for k in r["rules"]}, key=_rule_order):
+        label = f"rule: {rule}" + (" (default)" if rule == default_rule else "")
+        values, costs, hits, priced = [], [], [], True
+        for r in graded:
+            key = "round1_cost_usd" if rule == "vote_only" and not legacy else "cost_usd"
+            c, ok = float(r[key]), bool(r["rules"].get(rule))
+            priced &= bool(r.get("priced", False))
+            values.append(cost.problem_cost_of_pass([c], [ok]))
+            costs.append(c)
+            hits.append(ok)
+        state = _state(graded, legacy, priced)
+        rules.append(_row(label, "rule", len(graded), values, costs, hits, state))
+        if state == "ok":
+            rule_values[label] = values
+    frontier = cost.frontier_cost_of_pass(per_problem) if per_problem else None
+    both = {**per_problem, **rule_values}
+    with_rules = cost.frontier_cost_of_pass(both) if both and rule_values else None
+    known = [r for r in profiles if r.state == "ok"]
+    cheapest = min(known, key=lambda r: (r.cost_of_pass, r.cost_per_correct), default=None)
+    return CostOfPassTable(
+        profiles=profiles,
+        rules=rules,
+        frontier=frontier.value if frontier else None,
+        frontier_wins=frontier.wins if frontier else {},
+        unsolved=sum(not b for b in frontier.best) if frontier else 0,
+        cheapest=cheapest.who if cheapest else None,
+        excluded=[r.who for r in profiles if r.state != "ok"],
+        frontier_with_rules=with_rules.value if with_rules else None,
+        frontier_with_rules_wins=with_rules.wins if with_rules else {},
+    )
+
+
+def _state(graded: list[dict[str, Any]], legacy: bool, priced: bool) -> str:
+    if not graded:
+        return "no_gold"
+    if legacy:
+        return "no_data"
+    return "ok" if priced else "no_price"
+
+
+def _row(
+    who: str,
+    kind: str,
+    questions: int,
+    values: list[float],
+    costs: list[float],
+    hits: list[bool],
+    state: str,
+) -> CostOfPassRow:
+    known = state == "ok"
+    return CostOfPassRow(
+        who=who,
+        kind=kind,
+        questions=questions,
+        attempts=len(hits),
+        successes=sum(hits),
+        mean_cost_usd=math.fsum(costs) / len(costs) if known and costs else None,
+        cost_of_pass=cost.task_cost_of_pass(values) if known and values else None,
+        cost_per_correct=cost.cost_of_pass(math.fsum(costs), sum(hits)) if known else None,
+        state=state,
+    )
+
+
 def run_table(run: BatchRun) -> RunTable:
     profiles = {a.pk: a.name for a in AgentProfile.objects.filter(pk__in=run.agent_ids)}
     names = []
@@ -377,11 +577,13 @@ def run_table(run: BatchRun) -> RunTable:
     rounds: set[int] = set()
     done = 0
     tokens_in = tokens_out = 0
-    cost = Decimal(0)
+    total_cost = Decimal(0)
     default_rule = get_protocol(run.protocol).final_rule
+    results = []
     for result in run.items.filter(status=BatchItem.Status.DONE).values_list("result", flat=True):
         if not result:
             continue
+        results.append(result)
         done += 1
         for number, by_position in result["rounds"].items():
             rounds.add(int(number))
@@ -398,7 +600,7 @@ def run_table(run: BatchRun) -> RunTable:
         tie_rules.add(result.get("tie_break", "none"))
         tokens_in += result["prompt_tokens"]
         tokens_out += result["completion_tokens"]
-        cost += Decimal(result["cost_usd"])
+        total_cost += Decimal(result["cost_usd"])
         default_rule = result.get("default_rule", default_rule)
     has_gold = run.items.filter(gold__isnull=False).exists()
     ordered_rounds = sorted(rounds)
@@ -425,8 +627,9 @@ def run_table(run: BatchRun) -> RunTable:
         failed=counts["failed"],
         prompt_tokens=tokens_in,
         completion_tokens=tokens_out,
-        cost_usd=cost,
+        cost_usd=total_cost,
         default_rule=default_rule,
+        cost_of_pass=_cost_of_pass_table(run, results, profiles, default_rule),
     )
 
 

@@ -41,6 +41,11 @@ def test_a_batch_is_launched_followed_and_tabulated(api_as, alice):
     table = services.run_table(BatchRun.objects.get(pk=run_id))
     assert detail["table"]["per_rule"] == {k: pytest.approx(v) for k, v in table.per_rule.items()}
     assert "vote_only" in detail["table"]["per_rule"]
+    # Simulated profiles have no prices: their cost of pass is unknown (null), never 0.
+    cop = detail["table"]["cost_of_pass"]
+    assert [r["state"] for r in cop["profiles"]] == ["no_price"] * 3
+    assert all(r["cost_of_pass"] is None for r in cop["profiles"] + cop["rules"])
+    assert cop["frontier"] is None and cop["cheapest"] is None and len(cop["excluded"]) == 3
 
     items = client.get(f"/api/v1/batches/{run_id}/items/?page_size=3").json()
     assert [i["index"] for i in items["results"]] == [0, 1, 2] and items["next"]
@@ -90,3 +95,47 @@ def test_runs_are_private_to_their_owner(api_as, alice, bob):
     assert api_as(bob).get(f"/api/v1/batches/{run.pk}/").status_code == 404
     assert api_as(bob).get("/api/v1/batches/").json()["results"] == []
     assert [r["id"] for r in api_as(alice).get("/api/v1/batches/").json()["results"]] == [run.pk]
+
+
+def test_cost_of_pass_through_the_api_with_prices_set_on_the_profiles(api_as, alice):
+    """Staff create profiles with per-million-token prices through the API; a profile always
+    right gets a finite cost of pass, one never right an infinite one (null + flag)."""
+    from django.contrib.auth.models import Permission
+
+    alice.user_permissions.add(Permission.objects.get(codename="add_agentprofile"))
+    client = api_as(alice)
+    names = []
+    for name, accuracy, prices in (("right", 1, ("2.5", "10")), ("wrong", 0, ("0.15", "0.6"))):
+        r = client.post(
+            "/api/v1/agent-profiles/",
+            {
+                "name": name,
+                "backend": "simulated",
+                "seed": 3,
+                "parameters": {"simulated": {"accuracy": accuracy, "token_delay": 0}},
+                "prompt_price_per_mtok": prices[0],
+                "completion_price_per_mtok": prices[1],
+            },
+        )
+        assert r.status_code == 201, r.json()
+        assert r.json()["prompt_price_per_mtok"] == f"{float(prices[0]):.4f}"
+        names.append(name)
+    body = {
+        "name": "priced",
+        "questions": QUESTIONS,
+        "protocol": "simultaneous",
+        "settings": {"rounds": 1},
+        "agents": names,
+    }
+    out = []
+    run_locally(lambda: out.append(client.post("/api/v1/batches/", body)))
+    assert out[0].status_code == 201, out[0].json()
+    cop = client.get(f"/api/v1/batches/{out[0].json()['id']}/").json()["table"]["cost_of_pass"]
+    rows = {r["who"]: r for r in cop["profiles"]}
+    assert rows["right"]["state"] == "ok" and rows["right"]["successes"] == 4
+    assert rows["right"]["mean_cost_usd"] > 0
+    assert rows["right"]["cost_of_pass"] == pytest.approx(rows["right"]["mean_cost_usd"])
+    assert rows["wrong"]["cost_of_pass"] is None and rows["wrong"]["cost_of_pass_infinite"]
+    assert rows["wrong"]["state"] == "ok" and rows["wrong"]["successes"] == 0
+    assert cop["cheapest"] == "right" and cop["frontier_wins"] == {"right": 4, "wrong": 0}
+    assert cop["frontier"] == pytest.approx(rows["right"]["cost_of_pass"])

@@ -250,7 +250,14 @@ def test_run_batch_command_prints_the_table_and_writes_csv(tmp_path, owner, caps
     assert "tie rule: random" in printed  # vote only's source (Debate-or-Vote) draws at random
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["who", "round 1", "final", "ties"]
-    assert len(rows) == 1 + 3 + 3  # header, three agents, three rules
+    blank = rows.index([])
+    assert blank == 1 + 3 + 3  # header, three agents, three rules
+    # then the cost-of-pass table: the three profiles, three rules, the two frontiers
+    cost_rows = rows[blank + 1 :]
+    assert cost_rows[0][4:] == ["cost of pass", "cost per correct"]
+    assert len(cost_rows) == 1 + 3 + 3 + 2
+    assert cost_rows[1][4] == "unknown (no price)"  # simulated profiles have no prices
+    assert "Cost of pass (Erol et al. 2025" in printed and "no human-expert baseline" in printed
 
 
 def test_run_batch_command_refuses_bad_files_and_unknown_agents(tmp_path, owner):
@@ -269,3 +276,154 @@ def test_run_batch_command_refuses_bad_files_and_unknown_agents(tmp_path, owner)
         call_command(
             "run_batch", str(good), "--protocol", "vote_only", "--agents", "sim:accuracy=2"
         )
+
+
+# --- cost of pass ------------------------------------------------------------------------------
+def test_cost_of_pass_per_profile_and_rule_equals_a_recount_from_the_stored_turns(tmp_path, owner):
+    """Erol et al. 2025 over a run: a profile's v per question is its round-1 cost / whether its
+    round-1 answer is right (the model alone); the run's value is the mean over questions (inf
+    when one question was missed); the frontier takes the cheapest profile on each question."""
+    from decimal import Decimal
+
+    from deliberation.debates.models import Participant
+
+    good, coin, never, free = services.resolve_profiles(
+        [
+            "sim:accuracy=1,seed=11",
+            "sim:accuracy=0.6,seed=12",
+            "sim:accuracy=0,seed=13",
+            "sim:accuracy=1,seed=14",
+        ]
+    )
+    for profile, prices in [(good, (3, 15)), (coin, (0.5, 1.5)), (never, (0.1, 0.2))]:
+        profile.prompt_price_per_mtok, profile.completion_price_per_mtok = map(Decimal, prices)
+        profile.save()
+    questions = services.parse_questions(
+        question_file(tmp_path, 6, seed=5).read_text(), "q.jsonl", "single_choice"
+    )
+    run = services.create_run(
+        user=owner,
+        name="cop",
+        questions=questions,
+        protocol="simultaneous",
+        agents=[good, coin, never, free],
+        protocol_settings={"rounds": 2},
+        concurrency=3,
+    )
+    run_locally(lambda: services.start_run(run))
+    cop = services.run_table(run).cost_of_pass
+    items = list(run.items.select_related("session"))
+    assert len(items) == 6 and all(i.status == BatchItem.Status.DONE for i in items)
+
+    def recount(profile):
+        """Per question: (round-1 cost, round-1 answer right) from AgentTurn and Post rows."""
+        out = []
+        for i in items:
+            who = Participant.objects.get(session=i.session, agent_profile=profile)
+            turns = AgentTurn.objects.filter(session=i.session, participant=who, round__number=1)
+            spent = float(sum(t.cost_usd for t in turns))
+            right = Post.objects.filter(
+                session=i.session, round__number=1, author=who, answer=i.gold
+            ).exists()
+            out.append((spent, right))
+        return out
+
+    rows = {r.who: r for r in cop.profiles}
+    expected = {}
+    for profile in (good, coin, never):
+        per_q = recount(profile)
+        assert all(spent > 0 for spent, _ in per_q)
+        v = [spent / 1 if right else float("inf") for spent, right in per_q]
+        expected[profile.name] = v
+        row = rows[profile.name]
+        assert row.state == "ok" and row.questions == row.attempts == 6
+        assert row.successes == sum(right for _, right in per_q)
+        assert row.mean_cost_usd == pytest.approx(sum(s for s, _ in per_q) / 6)
+        mean = sum(v) / 6  # inf as soon as one question was missed
+        if mean == float("inf"):
+            assert row.cost_of_pass == float("inf")
+        else:
+            assert row.cost_of_pass == pytest.approx(mean)
+        hits = row.successes
+        pooled = sum(s for s, _ in per_q) / hits if hits else float("inf")
+        assert row.cost_per_correct == pytest.approx(pooled)
+    # accuracy 1 is always right, accuracy 0 never: finite and infinite cost of pass
+    assert rows[good.name].successes == 6 and rows[good.name].cost_of_pass < float("inf")
+    assert rows[never.name].successes == 0 and rows[never.name].cost_of_pass == float("inf")
+    # a profile without prices is unknown, never 0, and stays out of the frontier
+    assert rows[free.name].state == "no_price" and rows[free.name].cost_of_pass is None
+    assert cop.excluded == [free.name]
+    # the frontier: the cheapest priced profile on each question, averaged
+    best = [min(expected[p.name][q] for p in (good, coin, never)) for q in range(6)]
+    assert cop.frontier == pytest.approx(sum(best) / 6)
+    assert sum(cop.frontier_wins.values()) == 6 and cop.unsolved == 0
+    cheapest = min((good, coin, never), key=lambda p: rows[p.name].cost_of_pass)
+    assert cop.cheapest == cheapest.name
+    # rules: the whole session's cost (vote_only: round 1's) against the rule's final answer;
+    # with an unpriced agent in every session they are unknown too
+    assert {r.who.split()[1] for r in cop.rules} >= {"vote_only", "plurality"}
+    assert all(r.state == "no_price" and r.cost_of_pass is None for r in cop.rules)
+    text = services.run_table(run).cost_of_pass.rows()
+    assert text[0][4] == "cost of pass" and "unknown (no price)" in {c for r in text for c in r}
+    # the run's page shows the table and names the cheapest profile
+    from django.test import Client
+
+    browser = Client()
+    browser.force_login(owner)
+    page = browser.get(run.get_absolute_url()).content.decode()
+    assert 'id="cost-of-pass-table"' in page
+    assert f'<strong id="cheapest-profile">{cheapest.name}</strong>' in page
+
+
+def test_rule_cost_of_pass_uses_the_session_cost_and_old_results_read_as_unknown(tmp_path, owner):
+    from decimal import Decimal
+
+    profiles = sim(3, accuracy=0.8)
+    for p in profiles:
+        p.prompt_price_per_mtok, p.completion_price_per_mtok = Decimal("1"), Decimal("4")
+        p.save()
+    questions = services.parse_questions(
+        question_file(tmp_path, 4, seed=8).read_text(), "q.jsonl", "single_choice"
+    )
+    run = services.create_run(
+        user=owner,
+        name="rules",
+        questions=questions,
+        protocol="simultaneous",
+        agents=profiles,
+        protocol_settings={"rounds": 2},
+        concurrency=2,
+    )
+    run_locally(lambda: services.start_run(run))
+    table = services.run_table(run)
+    items = list(run.items.select_related("session"))
+    rules = {r.who.split()[1]: r for r in table.cost_of_pass.rules}
+    for name, key in (("plurality", None), ("vote_only", 1)):
+        per_q = []
+        for i in items:
+            turns = AgentTurn.objects.filter(session=i.session)
+            if key:
+                turns = turns.filter(round__number=key)
+            spent = float(sum(t.cost_usd for t in turns))
+            per_q.append((spent, bool(i.result["rules"][name])))
+        row = rules[name]
+        assert row.state == "ok" and row.successes == sum(ok for _, ok in per_q)
+        assert row.mean_cost_usd == pytest.approx(sum(s for s, _ in per_q) / 4)
+        v = [s if ok else float("inf") for s, ok in per_q]
+        if all(ok for _, ok in per_q):
+            assert row.cost_of_pass == pytest.approx(sum(v) / 4)
+        else:
+            assert row.cost_of_pass == float("inf")
+    assert rules["vote_only"].mean_cost_usd < rules["plurality"].mean_cost_usd
+    assert table.cost_of_pass.frontier_with_rules is not None
+
+    # Results stored before per-position costs: unknown (never 0) until recomputed.
+    for i in items:
+        for key in ("positions", "round1_cost_usd", "priced"):
+            i.result.pop(key)
+        i.save(update_fields=["result"])
+    old = services.run_table(run).cost_of_pass
+    assert all(r.state == "no_data" and r.cost_of_pass is None for r in old.profiles + old.rules)
+    assert old.frontier is None and old.cheapest is None
+    assert services.refresh_results(run) == 4
+    assert services.run_table(run).cost_of_pass == table.cost_of_pass

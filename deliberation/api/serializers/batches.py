@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from rest_framework import serializers
 
 from deliberation.batches.services import MAX_CONCURRENCY
@@ -49,6 +51,91 @@ class ProgressSerializer(serializers.Serializer):
     percent = serializers.IntegerField()
 
 
+COST_STATES = [
+    ("ok", "known (the value is null when infinite: never answered right)"),
+    ("no_price", "an agent profile has no prices: unknown, never 0"),
+    ("no_data", "results stored before per-position costs: unknown"),
+    ("no_gold", "no gold answers"),
+]
+
+
+class CostOfPassRowSerializer(serializers.Serializer):
+    who = serializers.CharField(help_text="Profile name, or 'rule: NAME'.")
+    kind = serializers.ChoiceField(choices=["profile", "rule"])
+    questions = serializers.IntegerField(help_text="Questions with a gold answer.")
+    attempts = serializers.IntegerField()
+    successes = serializers.IntegerField()
+    accuracy = serializers.FloatField(allow_null=True)
+    mean_cost_usd = serializers.FloatField(allow_null=True, help_text="Mean cost of one attempt.")
+    cost_of_pass = serializers.SerializerMethodField(
+        help_text="Erol et al. 2025: mean over questions of cost / success rate, USD; null when "
+        "infinite (see cost_of_pass_infinite) or unknown (see state)."
+    )
+    cost_of_pass_infinite = serializers.SerializerMethodField()
+    cost_per_correct = serializers.SerializerMethodField(
+        help_text="Total cost / correct answers (a ratio of means), USD; null when infinite or "
+        "unknown."
+    )
+    cost_per_correct_infinite = serializers.SerializerMethodField()
+    state = serializers.ChoiceField(choices=COST_STATES)
+
+    def get_cost_of_pass(self, row) -> float | None:
+        return _finite(row.cost_of_pass)
+
+    def get_cost_of_pass_infinite(self, row) -> bool:
+        return _infinite(row.cost_of_pass)
+
+    def get_cost_per_correct(self, row) -> float | None:
+        return _finite(row.cost_per_correct)
+
+    def get_cost_per_correct_infinite(self, row) -> bool:
+        return _infinite(row.cost_per_correct)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or math.isinf(value) else value
+
+
+def _infinite(value: float | None) -> bool:
+    return value is not None and math.isinf(value)
+
+
+class CostOfPassSerializer(serializers.Serializer):
+    profiles = CostOfPassRowSerializer(many=True)
+    rules = CostOfPassRowSerializer(many=True)
+    frontier = serializers.SerializerMethodField(
+        help_text="Mean over questions of the cheapest priced profile's cost / success rate, "
+        "USD (no human-expert baseline); null when infinite or no profile is priced."
+    )
+    frontier_infinite = serializers.SerializerMethodField()
+    frontier_wins = serializers.DictField(
+        child=serializers.IntegerField(), help_text="Profile -> questions where it is cheapest."
+    )
+    unsolved = serializers.IntegerField(help_text="Questions no priced profile answered right.")
+    cheapest = serializers.CharField(
+        allow_null=True, help_text="The profile with the lowest cost of pass."
+    )
+    excluded = serializers.ListField(
+        child=serializers.CharField(), help_text="Profiles of unknown cost, left out."
+    )
+    frontier_with_rules = serializers.SerializerMethodField(
+        help_text="The same frontier with the final-answer rules as further candidates."
+    )
+    frontier_with_rules_infinite = serializers.SerializerMethodField()
+
+    def get_frontier(self, table) -> float | None:
+        return _finite(table.frontier)
+
+    def get_frontier_infinite(self, table) -> bool:
+        return _infinite(table.frontier)
+
+    def get_frontier_with_rules(self, table) -> float | None:
+        return _finite(table.frontier_with_rules)
+
+    def get_frontier_with_rules_infinite(self, table) -> bool:
+        return _infinite(table.frontier_with_rules)
+
+
 class AccuracyTableSerializer(serializers.Serializer):
     participants = serializers.ListField(child=serializers.CharField())
     rounds = serializers.ListField(child=serializers.IntegerField())
@@ -71,6 +158,9 @@ class AccuracyTableSerializer(serializers.Serializer):
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
+    cost_of_pass = CostOfPassSerializer(
+        allow_null=True, help_text="Cost-of-pass per profile and rule, and the frontier."
+    )
 
 
 class BatchSerializer(serializers.Serializer):

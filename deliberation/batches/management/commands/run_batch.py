@@ -56,6 +56,12 @@ class Command(BaseCommand):
             help="Run the agent turns in this process instead of Celery workers.",
         )
         parser.add_argument(
+            "--refresh-results",
+            action="store_true",
+            help="With --resume: recompute the stored results that predate per-position costs "
+            "(needed for the cost-of-pass of runs made before it was recorded).",
+        )
+        parser.add_argument(
             "--resume",
             type=int,
             metavar="RUN_ID",
@@ -69,6 +75,8 @@ class Command(BaseCommand):
             problems = "\n".join(f"  {p}" for p in exc.problems)
             raise CommandError(f"{exc.message}\n{problems}".rstrip()) from None
         self.stdout.write(f"Run {run.pk}: {run.items.count()} questions, protocol {run.protocol}")
+        if opts["refresh_results"]:
+            self.stdout.write(f"Recomputed {services.refresh_results(run)} stored results")
         if opts["local"]:
             run_locally(lambda: services.resume_run(run), on_progress=lambda: self._bar(run))
         elif not opts["resume"]:
@@ -78,7 +86,11 @@ class Command(BaseCommand):
         self._print(table)
         if opts["out"]:
             with open(opts["out"], "w", newline="") as fh:
-                csv.writer(fh).writerows(table.rows())
+                writer = csv.writer(fh)
+                writer.writerows(table.rows())
+                if table.cost_of_pass:  # the cost-of-pass table, after an empty row
+                    writer.writerow([])
+                    writer.writerows(table.cost_of_pass.rows())
             self.stdout.write(f"Table written to {opts['out']}")
 
     def _create(self, opts) -> BatchRun:
@@ -151,11 +163,13 @@ class Command(BaseCommand):
             sys.stdout.flush()
         return state
 
-    def _print(self, table: services.RunTable) -> None:
-        rows = table.rows()
+    def _columns(self, rows: list[list[str]]) -> None:
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
         for row in rows:
             self.stdout.write("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)))
+
+    def _print(self, table: services.RunTable) -> None:
+        self._columns(table.rows())
         self.stdout.write(
             f"{table.done}/{table.total} questions done, {table.failed} failed; "
             f"tokens {table.prompt_tokens} in / {table.completion_tokens} out; "
@@ -164,4 +178,22 @@ class Command(BaseCommand):
         self.stdout.write(
             f"tie rule: {table.tie_break or 'none'} (ties: the share of questions whose vote "
             "had several answers sharing the top count or weight)"
+        )
+        cop = table.cost_of_pass
+        if cop is None:
+            return
+        self.stdout.write("")
+        self.stdout.write(
+            "Cost of pass (Erol et al. 2025; USD): a profile alone is its round-1 answers at its "
+            "round-1 cost, a rule is the session's final answer at the session's cost (vote_only: "
+            "round 1's); cost of pass = mean over questions of cost / success rate (inf when a "
+            "question was never answered right); cost per correct = total cost / correct answers"
+        )
+        self._columns(cop.rows())
+        wins = ", ".join(f"{k} on {v}" for k, v in cop.frontier_wins.items() if v)
+        self.stdout.write(
+            f"cheapest profile: {cop.cheapest or 'unknown'}; frontier: cheapest per question "
+            f"{wins or '(none)'}; {cop.unsolved} question(s) no priced profile answered right; "
+            "no human-expert baseline"
+            + (f"; unknown cost (left out): {', '.join(cop.excluded)}" if cop.excluded else "")
         )
