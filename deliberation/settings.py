@@ -269,3 +269,17 @@ AGENT_API_KEY_ENV_ALLOWED = env_list(
     "DELIBERATION_AGENT_API_KEY_ENVS",
     "OPENAI_API_KEY,OPENROUTER_API_KEY,ANTHROPIC_API_KEY,VLLM_API_KEY,OLLAMA_API_KEY",
 )
+
+# --- semantic entropy: the judge of meaning (docs/moderation.md, agents/equivalence.py) ---
+# The name of the agent profile whose model decides whether two free-text answers entail each
+# other (bidirectional entailment, Kuhn et al. 2023; Farquhar et al. 2024). Empty: no model, and
+# the moderator page shows "lexical clusters (no model configured)" instead of semantic entropy.
+SEMANTIC_JUDGE_PROFILE = os.environ.get("DELIBERATION_SEMANTIC_JUDGE_PROFILE", "").strip()
+# Wall-clock seconds of model calls per metrics update (no call starts after it is spent); a
+# failed judge is not asked again for SEMANTIC_JUDGE_RETRY_SECONDS.
+SEMANTIC_JUDGE_BUDGET_SECONDS = float(os.environ.get("DELIBERATION_SEMANTIC_JUDGE_BUDGET", "10"))
+SEMANTIC_JUDGE_RETRY_SECONDS = 60.0
+# Both directions must be "entailment" (the default of the authors' experiments); False: their
+# non-strict rule (no contradiction, and not both neutral).
+SEMANTIC_JUDGE_STRICT = env_bool("DELIBERATION_SEMANTIC_JUDGE_STRICT", True)
+# --- end of the semantic entropy block ---

@@ -1,11 +1,23 @@
-"""Semantic entropy of free-text answers: cluster answers by meaning, entropy over clusters.
+"""Semantic entropy of free-text answers (meaning judged by a model), and a lexical stand-in.
 
 Kuhn, Gal & Farquhar 2023 (ICLR, "Semantic Uncertainty") and Farquhar et al. 2024 (Nature 630,
-"Detecting hallucinations in large language models using semantic entropy") cluster sampled
-answers into meaning classes with bidirectional entailment and take the entropy over classes. The
-default here is an offline, model-free proxy: answers whose normalised text is equal are the same
-class; the remaining classes are merged when their TF-IDF cosine similarity reaches a threshold.
-Pass ``embed`` to use an embedding model's cosine similarity instead.
+"Detecting hallucinations in large language models using semantic entropy") cluster answers into
+meaning classes with **bidirectional entailment** decided by a model, and take the entropy over
+the classes. Two families of functions live here:
+
+* **Semantic** (meaning needs a judge): :func:`semantic_ids` and
+  :func:`discrete_semantic_entropy` take an ``implication(question, text1, text2)`` callable that
+  says whether ``text1`` entails ``text2`` (the authors' 3-way labels, or a bool) and cluster
+  exactly as the authors' code does: ``jlko/semantic_uncertainty``,
+  ``semantic_uncertainty/uncertainty/uncertainty_measures/semantic_entropy.py``,
+  ``get_semantic_ids`` and ``cluster_assignment_entropy``. The callable is where a model comes
+  in (``deliberation.agents.equivalence``); this module stays pure.
+* **Lexical** (no model): :func:`cluster_answers` and :func:`lexical_cluster_entropy` group
+  answers by normalised text and TF-IDF (or embedding) cosine similarity. That is *lexical
+  similarity*, not meaning: "guilty" and "not guilty" share most of their characters. A
+  negation guard (:func:`negation_polarity`) keeps answers of opposite polarity apart, so that
+  pair is never merged, but the measure must be labelled "lexical clusters" wherever it is
+  shown, never "semantic entropy".
 """
 
 from __future__ import annotations
@@ -35,6 +47,38 @@ def normalise_text(text: str) -> str:
     t = unicodedata.normalize("NFKC", text).casefold()
     t = _PUNCT.sub(" ", t)
     return " ".join(w for w in t.split() if w not in _ARTICLES)
+
+
+# Words that negate what follows, after :func:`normalise_text` ("isn't" becomes "isn t": the
+# "t" counts when the word before it ends in "n").
+NEGATIONS = frozenset(
+    {"not", "no", "never", "neither", "nor", "none", "nobody", "nothing", "nowhere", "cannot"}
+)
+
+
+def _negating(words: list[str]) -> set[int]:
+    return {
+        i
+        for i, w in enumerate(words)
+        if w in NEGATIONS or (w == "t" and i > 0 and words[i - 1].endswith("n"))
+    }
+
+
+def negation_polarity(text: str) -> int:
+    """1 when ``text`` contains an odd number of negating words (:data:`NEGATIONS`, and the
+    "n't" of contractions), else 0: "guilty" -> 0, "not guilty" -> 1, "isn't untrue" -> 1.
+
+    A small lexical rule, not an understanding of negation ("innocent" is 0; "not not guilty"
+    is 0). It keeps the lexical clusters from merging an answer with its negation, and it is the
+    negation rule of the simulated judge of meaning."""
+    return len(_negating(normalise_text(text).split())) % 2
+
+
+def content_words(text: str) -> frozenset[str]:
+    """The words of normalised ``text`` other than its negating words."""
+    words = normalise_text(text).split()
+    negating = _negating(words)
+    return frozenset(w for i, w in enumerate(words) if i not in negating)
 
 
 def _features(text: str, analyzer: Analyzer, ngram_range: tuple[int, int]) -> list[str]:
@@ -123,14 +167,17 @@ def cluster_answers(
     analyzer: Analyzer = "both",
     ngram_range: tuple[int, int] = (2, 4),
 ) -> list[int]:
-    """Cluster label (0, 1, ... in order of first appearance) of each answer.
+    """Lexical cluster label (0, 1, ... in order of first appearance) of each answer.
 
     Answers with equal :func:`normalise_text` always share a cluster. Distinct normalised texts are
     compared by cosine similarity of TF-IDF vectors (:func:`tfidf_matrix`) or, when ``embed`` is
     given, of ``embed(texts)`` (one row per text; it receives the first raw answer of each
-    normalised group). ``method="greedy"`` is Kuhn et al.'s sequential algorithm (compare with each
-    cluster's first member); ``"single"``, ``"average"``, ``"complete"`` are agglomerative linkages
-    (SciPy) cut at cosine distance 1 - threshold.
+    normalised group). Two texts of opposite :func:`negation_polarity` ("guilty", "not guilty")
+    have similarity 0 whatever their vectors, so they are never merged (the negation guard).
+    ``method="greedy"`` compares each text with each cluster's first member and joins the first
+    that matches (Kuhn et al. 2023, Algorithm 1, with similarity in place of entailment);
+    ``"single"``, ``"average"``, ``"complete"`` are agglomerative linkages (SciPy) cut at cosine
+    distance 1 - threshold. This is lexical similarity, not meaning: see the module docstring.
     """
     if not 0.0 <= threshold <= 1.0:
         raise ValueError("threshold must be in [0, 1]")
@@ -153,6 +200,8 @@ def cluster_answers(
     else:
         vectors = tfidf_matrix(groups, analyzer, ngram_range)
     sim = cosine_similarity_matrix(vectors)
+    polarity = np.array([negation_polarity(g) for g in groups])
+    sim[polarity[:, None] != polarity[None, :]] = 0.0
     np.fill_diagonal(sim, 1.0)
     if method == "greedy":
         group_labels = _greedy(sim, threshold)
@@ -162,40 +211,29 @@ def cluster_answers(
 
 
 @dataclass(frozen=True)
-class SemanticEntropyResult:
+class ClusterEntropy:
     """``labels``: cluster of each answer (``None`` for a missing answer); ``clusters``: indices of
     the answers in each cluster; ``probabilities``: p(C) per cluster; ``entropy``: -sum p log p in
-    ``base``; ``normalised``: entropy / log(number of answers counted), 0.0 for fewer than two."""
+    ``base``; ``normalised``: entropy / log(number of answers counted), 0.0 for fewer than two.
+    ``kind`` says what the clusters are: ``"semantic"`` (meaning, judged by bidirectional
+    entailment) or ``"lexical"`` (similar wording; not meaning)."""
 
     labels: tuple[int | None, ...]
     clusters: tuple[tuple[int, ...], ...]
     probabilities: tuple[float, ...]
     entropy: float
     normalised: float
+    kind: Literal["semantic", "lexical"] = "lexical"
 
 
-def semantic_entropy(
-    answers: Sequence[str | None],
-    weights: Sequence[float] | None = None,
-    base: float = 2,
-    threshold: float = 0.45,
-    method: Method = "greedy",
-    embed: Callable[[list[str]], np.ndarray] | None = None,
-    analyzer: Analyzer = "both",
-    ngram_range: tuple[int, int] = (2, 4),
-) -> SemanticEntropyResult:
-    """Semantic entropy SE = -sum_C p(C) log p(C) over meaning clusters C (Kuhn et al. 2023).
-
-    Without ``weights`` p(C) = |C| / N, the "discrete semantic entropy" of Farquhar et al. 2024;
-    with ``weights`` (e.g. sequence probabilities, Kuhn et al.) p(C) = sum_{i in C} w_i / sum_i w_i.
-    ``None`` answers are skipped. Clustering options are those of :func:`cluster_answers`.
-    """
-    if weights is not None and len(weights) != len(answers):
-        raise ValueError("weights must pair up with answers")
-    present = [i for i, a in enumerate(answers) if a is not None]
-    labels = cluster_answers(
-        [answers[i] for i in present], threshold, method, embed, analyzer, ngram_range
-    )
+def _cluster_entropy(
+    n_answers: int,
+    present: list[int],
+    labels: list[int],
+    weights: Sequence[float] | None,
+    base: float,
+    kind: Literal["semantic", "lexical"],
+) -> ClusterEntropy:
     n_clusters = max(labels, default=-1) + 1
     w = np.ones(len(present)) if weights is None else np.asarray(weights, float)[present]
     if (w < 0).any():
@@ -205,17 +243,157 @@ def semantic_entropy(
     probs = mass / total if total > 0 else np.zeros(n_clusters)
     nz = probs[probs > 0]
     h = float(max(0.0, -(nz * np.log(nz)).sum()))
-    all_labels: list[int | None] = [None] * len(answers)
+    all_labels: list[int | None] = [None] * n_answers
     for i, lab in zip(present, labels, strict=True):
         all_labels[i] = lab
     clusters = tuple(
         tuple(i for i, lab in enumerate(all_labels) if lab == c) for c in range(n_clusters)
     )
     n = len(present)
-    return SemanticEntropyResult(
+    return ClusterEntropy(
         labels=tuple(all_labels),
         clusters=clusters,
         probabilities=tuple(float(p) for p in probs),
         entropy=h / math.log(base),
         normalised=h / math.log(n) if n > 1 else 0.0,
+        kind=kind,
     )
+
+
+def lexical_cluster_entropy(
+    answers: Sequence[str | None],
+    weights: Sequence[float] | None = None,
+    base: float = 2,
+    threshold: float = 0.45,
+    method: Method = "greedy",
+    embed: Callable[[list[str]], np.ndarray] | None = None,
+    analyzer: Analyzer = "both",
+    ngram_range: tuple[int, int] = (2, 4),
+) -> ClusterEntropy:
+    """Entropy -sum_C p(C) log p(C) over **lexical** clusters (:func:`cluster_answers`).
+
+    The formula of semantic entropy applied to clusters of similar wording: a model-free
+    stand-in, to be shown as "lexical clusters", never as semantic entropy. Without ``weights``
+    p(C) = |C| / N; with ``weights`` p(C) = sum_{i in C} w_i / sum_i w_i. ``None`` answers are
+    skipped.
+    """
+    if weights is not None and len(weights) != len(answers):
+        raise ValueError("weights must pair up with answers")
+    present = [i for i, a in enumerate(answers) if a is not None]
+    labels = cluster_answers(
+        [answers[i] for i in present], threshold, method, embed, analyzer, ngram_range
+    )
+    return _cluster_entropy(len(answers), present, labels, weights, base, "lexical")
+
+
+# --- semantic entropy: bidirectional entailment, as the authors' code ---------------------------
+# The authors' 3-way labels (DeBERTa-MNLI's class indices; their LLM judges return the same).
+CONTRADICTION, NEUTRAL, ENTAILMENT = 0, 1, 2
+LABEL_NAMES = {CONTRADICTION: "contradiction", NEUTRAL: "neutral", ENTAILMENT: "entailment"}
+
+# implication(question, text1, text2): does text1 entail text2, in the context of question?
+Implication = Callable[[str, str, str], "int | bool"]
+
+
+def parse_entailment_label(response: str) -> int:
+    """A judge's reply read exactly as ``EntailmentLLM.check_implication`` reads it: the first
+    30 characters, lower-cased; "entailment" in them -> 2, else "neutral" -> 1, else
+    "contradiction" -> 0, else 1 (the authors log "MANUAL NEUTRAL!"). The checks run in that
+    order, so "not entailment" reads as entailment, as in the authors' code."""
+    head = response.lower()[:30]
+    if "entailment" in head:
+        return ENTAILMENT
+    if "neutral" in head:
+        return NEUTRAL
+    if "contradiction" in head:
+        return CONTRADICTION
+    return NEUTRAL
+
+
+def _label(value: int | bool) -> int:
+    # bool first: True == 1 would otherwise read as NEUTRAL.
+    if isinstance(value, bool):
+        return ENTAILMENT if value else CONTRADICTION
+    if value not in (CONTRADICTION, NEUTRAL, ENTAILMENT):
+        raise ValueError(f"an implication label is 0, 1 or 2 (or a bool), not {value!r}")
+    return int(value)
+
+
+def bidirectional_equivalent(forward: int | bool, backward: int | bool, strict: bool) -> bool:
+    """The authors' ``are_equivalent`` from the two implication labels (text1 -> text2 and
+    text2 -> text1). Strict: both are entailment. Not strict: neither is a contradiction and
+    they are not both neutral (one entailment and one neutral is enough). A bool judge means
+    entailment (True) or contradiction (False), so then strict and non-strict agree."""
+    pair = [_label(forward), _label(backward)]
+    if strict:
+        return pair == [ENTAILMENT, ENTAILMENT]
+    return CONTRADICTION not in pair and pair != [NEUTRAL, NEUTRAL]
+
+
+def semantic_ids(
+    answers: Sequence[str],
+    implication: Implication,
+    question: str = "",
+    strict_entailment: bool = True,
+) -> list[int]:
+    """Meaning cluster of each answer, exactly as the authors' ``get_semantic_ids``.
+
+    For i = 0, 1, ...: an answer without a cluster yet gets a new id (0, 1, ... in order), and
+    then **every** later answer j > i equivalent to it (:func:`bidirectional_equivalent` of
+    ``implication(question, a_i, a_j)`` and ``implication(question, a_j, a_i)``, that order) is
+    given that id, *including* answers that already had an earlier id: a later cluster can take
+    a member from an earlier one. So the result depends on the order of the answers, and it is
+    not quite the paper's Algorithm 1 (join the first cluster whose first member is equivalent);
+    it is the code the published numbers came from. Identical strings are judged like any other
+    pair (the authors never shortcut them); the caller may memoise ``implication``.
+
+    ``strict_entailment``: True (both directions must be entailment) is the default of the
+    authors' experiments (``--strict_entailment`` defaults to True in ``utils.get_parser``);
+    their function's own default is False.
+    """
+    ids = [-1] * len(answers)
+    next_id = 0
+    for i, first in enumerate(answers):
+        if ids[i] != -1:
+            continue
+        ids[i] = next_id
+        for j in range(i + 1, len(answers)):
+            forward = implication(question, first, answers[j])
+            backward = implication(question, answers[j], first)
+            if bidirectional_equivalent(forward, backward, strict_entailment):
+                ids[j] = next_id
+        next_id += 1
+    return ids
+
+
+def cluster_assignment_entropy(ids: Sequence[int], base: float = math.e) -> float:
+    """The authors' ``cluster_assignment_entropy``: -sum_C p(C) log p(C) with p(C) = |C| / N,
+    the plug-in estimate from how often each cluster was assigned; the "discrete semantic
+    entropy" of Farquhar et al. 2024. The authors use the natural log (nats); pass ``base=2``
+    for bits. 0.0 for no answers."""
+    if not ids:
+        return 0.0
+    counts = np.bincount(np.asarray(ids, dtype=int))
+    p = counts[counts > 0] / len(ids)
+    return float(max(0.0, -(p * np.log(p)).sum())) / math.log(base)
+
+
+def discrete_semantic_entropy(
+    answers: Sequence[str | None],
+    implication: Implication,
+    question: str = "",
+    strict_entailment: bool = True,
+    base: float = 2,
+) -> ClusterEntropy:
+    """Discrete semantic entropy (Farquhar et al. 2024) of ``answers``: :func:`semantic_ids`
+    with the given judge, then :func:`cluster_assignment_entropy`.
+
+    Deviations from the authors' code, all in presentation: the entropy is in ``base`` (default
+    2, bits; theirs is nats, ``base=math.e``); ``normalised`` = H / log N is added; ``None``
+    answers (missing) are skipped before clustering. A 2-2 split of two answers that contradict
+    each other is 1 bit.
+    """
+    present = [i for i, a in enumerate(answers) if a is not None]
+    texts = [answers[i] for i in present]
+    labels = semantic_ids(texts, implication, question, strict_entailment)  # type: ignore[arg-type]
+    return _cluster_entropy(len(answers), present, labels, None, base, "semantic")

@@ -27,7 +27,10 @@ LEFT, RIGHT, TOP, BOTTOM = 40, 12, 12, 30
 LINE_SERIES = (
     ("top_share", "Top share", "#4e79a7"),
     ("normalised_entropy", "Normalised entropy", "#e15759"),
+    # Free text: semantic entropy only where a model judged meaning; the lexical clusters
+    # (similar wording, not meaning) where none did. The semantic title names the model.
     ("semantic_normalised", "Semantic entropy (normalised)", "#b07aa1"),
+    ("lexical_normalised", "Lexical cluster entropy (normalised; not meaning)", "#ff9da7"),
     ("consensus_degree", "Consensus degree", "#59a14f"),
     ("mutual_consensus", "Mutual consensus", "#9c755f"),
     ("accuracy", "Accuracy", "#edc948"),
@@ -91,7 +94,10 @@ def line_chart(metrics: dict[str, Any]) -> dict[str, Any]:
     plot_h = HEIGHT - TOP - BOTTOM
     xs, _ = _x_positions(len(rounds))
     series = []
+    judge = metrics.get("semantic_judge") or {}
     for key, title, stroke in LINE_SERIES:
+        if key == "semantic_normalised" and judge.get("name"):
+            title = f"Semantic entropy (normalised; model: {judge['name']})"
         points = [
             {"x": round(x, 2), "y": round(HEIGHT - BOTTOM - plot_h * r[key], 2), "value": r[key]}
             for r, x in zip(rounds, xs, strict=True)

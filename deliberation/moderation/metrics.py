@@ -11,8 +11,11 @@ view broadcasts and an adjudication snapshots. Formulas and sources live in the 
   session's tolerance) and shown as first written.
 * Per round: the answer distribution, top share, distinct answers, Shannon entropy (bits) and
   normalised entropy (H / log K, K = the number of options for single-choice questions, else
-  the number of distinct answers); semantic entropy for free text; average-distance and mutual
-  consensus for numbers, on one scale for the whole session (min..max of every answer and gold).
+  the number of distinct answers); for free text, semantic entropy when a model judged meaning
+  (bidirectional entailment, ``agents.equivalence``; the judge named by the site setting
+  ``SEMANTIC_JUDGE_PROFILE``), else the lexical clusters, labelled as such and never as
+  semantic entropy; average-distance and mutual consensus for numbers, on one scale for the
+  whole session (min..max of every answer and gold).
 * Convergence per round is the round's **pairwise agreement** (the share of debater pairs who
   gave the same answer; Fleiss 1971's per-item P_i), not chance-corrected. Krippendorff's alpha
   and Fleiss' kappa are defined over many units (questions or items) with raters answering each:
@@ -31,6 +34,7 @@ from typing import Any
 from django.db.models import Max, Q
 from django.utils import timezone
 
+from deliberation.agents import equivalence
 from deliberation.agents.models import AgentTurn
 from deliberation.consensus import agreement, cost, dynamics, mutual, semantic, votes
 from deliberation.debates.answers import answer_key, format_answer, is_correct
@@ -41,7 +45,7 @@ from deliberation.protocols import base as p
 
 from .rules import rule_table
 
-METRICS_VERSION = 1
+METRICS_VERSION = 2  # 2: semantic entropy by a model judge, or lexical clusters
 FAILED_STATUSES = ("failed", "unparsed")
 MISSED_STATUSES = ("abstained", "skipped")
 
@@ -163,8 +167,9 @@ def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict
     answered = public_rounds(data)  # round -> {debater: key}, rounds with answers only
     categories = _categories(data, answered)
     scale = _numeric_scale(data, answered)
+    meaning = _meaning_judge(data)
     rounds = [
-        _round_metrics(data, view, answered.get(view.number, {}), categories, scale)
+        _round_metrics(data, view, answered.get(view.number, {}), categories, scale, meaning)
         for view in data.state.rounds
     ]
     rules = rule_table(data, debaters)
@@ -186,6 +191,7 @@ def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict
         "rounds": rounds,
         "agreement": _convergence(rounds),
         "numeric_scale": list(scale) if scale else None,
+        "semantic_judge": meaning.summary(rounds) if meaning is not None else None,
         "trajectories": _trajectories(data, answered),
         "conformity": _conformity(data, answered),
         "kairos": _kairos(data, answered),
@@ -229,7 +235,9 @@ def _numeric_scale(data: SessionData, answered) -> tuple[float, float] | None:
     return (min(values), max(values))
 
 
-def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], categories, scale):
+def _round_metrics(
+    data, view: p.RoundView, answers: dict[int, Hashable], categories, scale, meaning=None
+):
     keys = list(answers.values())
     fmt = data.session.answer_format
     statuses = [c.status for c in view.contributions if c.target_id is None]
@@ -249,7 +257,13 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
         "entropy": None,
         "normalised_entropy": None,
         "semantic_entropy": None,
+        "semantic_normalised": None,
         "semantic_clusters": None,
+        "semantic_status": None,
+        "semantic_reason": None,
+        "lexical_entropy": None,
+        "lexical_normalised": None,
+        "lexical_clusters": None,
         "consensus_degree": None,
         "mutual_consensus": None,
         "plurality": None,
@@ -274,11 +288,8 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
         normalised_entropy=num(votes.normalised_entropy(keys, options=options)),
         plurality=data.label(winner) if winner is not None else None,
     )
-    if fmt == DebateSession.AnswerFormat.FREE_TEXT:
-        result = semantic.semantic_entropy([data.label(k) for k in keys])
-        out["semantic_entropy"] = num(result.entropy)
-        out["semantic_normalised"] = num(result.normalised)
-        out["semantic_clusters"] = len(result.clusters)
+    if fmt == DebateSession.AnswerFormat.FREE_TEXT and meaning is not None:
+        out.update(meaning.round_metrics(data.session.question, [data.label(k) for k in keys]))
     if fmt == DebateSession.AnswerFormat.NUMERIC:
         values = [float(k) for k in keys]
         out["consensus_degree"] = num(mutual.consensus_degree(values, scale))
@@ -287,6 +298,73 @@ def _round_metrics(data, view: p.RoundView, answers: dict[int, Hashable], catego
         marks = [data.correct(k) for k in keys]
         out["accuracy"] = num(sum(bool(m) for m in marks) / len(marks))
     return out
+
+
+# --- free text: semantic entropy (a model judges meaning) or lexical clusters -------------------
+@dataclass
+class MeaningMetrics:
+    """Semantic entropy of a session's free-text rounds, judged by the configured model, and
+    the lexical clusters for every round no model judged (docs/moderation.md).
+
+    ``judge`` is None when no model is configured (``reason`` empty) or when the setting names
+    no profile (``reason`` says so). A round whose judgement fails gets ``semantic_status``
+    "unavailable" with the reason, and no semantic number: never a number that reads as
+    consensus."""
+
+    judge: equivalence.MeaningJudge | None
+    configured: bool
+    reason: str = ""
+
+    def round_metrics(self, question: str, texts: list[str]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        reason = self.reason
+        if self.judge is not None:
+            try:
+                result = self.judge.entropy(question, texts)
+            except equivalence.JudgeUnavailable as exc:
+                reason = str(exc)
+            else:
+                return {
+                    "semantic_status": "model",
+                    "semantic_entropy": num(result.entropy),
+                    "semantic_normalised": num(result.normalised),
+                    "semantic_clusters": len(result.clusters),
+                }
+        out["semantic_status"] = "unavailable" if self.configured else "no_model"
+        out["semantic_reason"] = reason or None
+        lexical = semantic.lexical_cluster_entropy(texts)
+        out["lexical_entropy"] = num(lexical.entropy)
+        out["lexical_normalised"] = num(lexical.normalised)
+        out["lexical_clusters"] = len(lexical.clusters)
+        return out
+
+    def summary(self, rounds: list[dict[str, Any]]) -> dict[str, Any]:
+        statuses = [r["semantic_status"] for r in rounds if r["semantic_status"]]
+        reasons = list(dict.fromkeys(r["semantic_reason"] for r in rounds if r["semantic_reason"]))
+        if self.reason and self.reason not in reasons:
+            reasons.insert(0, self.reason)
+        return {
+            "configured": self.configured,
+            "name": self.judge.name if self.judge is not None else None,
+            "strict": self.judge.strict_entailment if self.judge is not None else None,
+            "calls": self.judge.calls if self.judge is not None else 0,
+            "judged_rounds": statuses.count("model"),
+            "lexical_rounds": len(statuses) - statuses.count("model"),
+            "reasons": reasons,
+        }
+
+
+def _meaning_judge(data: SessionData) -> MeaningMetrics | None:
+    """The session's judge of meaning, for free-text sessions only."""
+    session = data.session
+    if session.answer_format != DebateSession.AnswerFormat.FREE_TEXT:
+        return None
+    scope = f"{session.pk}:{session.created_at.timestamp()}"
+    try:
+        judge = equivalence.judge_for(scope)
+    except equivalence.JudgeUnavailable as exc:
+        return MeaningMetrics(judge=None, configured=True, reason=str(exc))
+    return MeaningMetrics(judge=judge, configured=judge is not None)
 
 
 # --- convergence across rounds -----------------------------------------------------------------
@@ -437,7 +515,9 @@ def _missed(data: SessionData) -> list[dict[str, Any]]:
 
 
 def _cost(data: SessionData, rules: dict[str, Any]) -> dict[str, Any]:
-    """Tokens and money over every agent call that ran; cost of pass when gold is known."""
+    """Tokens and money over every agent call that ran. No cost of pass here: over one
+    session it can only be the cost or infinity; batch runs compute it over a question set
+    (docs/batch-runs.md, "Cost of pass")."""
     calls = [
         {
             "prompt_tokens": t["prompt_tokens"] or 0,
@@ -449,12 +529,6 @@ def _cost(data: SessionData, rules: dict[str, Any]) -> dict[str, Any]:
         if t["status"] in (AgentTurn.Status.DONE, AgentTurn.Status.FAILED)
     ]
     total = cost.session_cost(calls)
-    final = next((r for r in rules["rules"] if r["rule"] == rules["final_rule"]), None)
-    per_correct = None
-    correct = final["correct"] if final else None
-    if correct is not None:
-        value = cost.cost_of_pass(total.cost, 1 if correct else 0)
-        per_correct = "inf" if math.isinf(value) else num(value)
     return {
         "calls": total.calls,
         "prompt_tokens": total.prompt_tokens,
@@ -470,6 +544,4 @@ def _cost(data: SessionData, rules: dict[str, Any]) -> dict[str, Any]:
             }
             for m, s in sorted(total.by_model.items())
         ],
-        "final_correct": correct,
-        "cost_of_pass": per_correct,
     }

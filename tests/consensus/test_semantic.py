@@ -4,10 +4,20 @@ import numpy as np
 import pytest
 
 from deliberation.consensus.semantic import (
+    CONTRADICTION,
+    ENTAILMENT,
+    NEUTRAL,
+    bidirectional_equivalent,
     cluster_answers,
+    cluster_assignment_entropy,
+    content_words,
     cosine_similarity_matrix,
+    discrete_semantic_entropy,
+    lexical_cluster_entropy,
+    negation_polarity,
     normalise_text,
-    semantic_entropy,
+    parse_entailment_label,
+    semantic_ids,
     tfidf_matrix,
 )
 
@@ -66,7 +76,7 @@ ANSWERS = ["Paris", "paris.", "The city of Paris", "Paris, France", "London", "L
         ("complete", [0, 0, 1, 0, 2, 3, 2]),
     ],
 )
-def test_clusters_by_meaning_proxy(method, expected):
+def test_lexical_clusters(method, expected):
     assert cluster_answers(ANSWERS, method=method) == expected
 
 
@@ -106,8 +116,8 @@ def test_embed_is_pluggable_and_gets_raw_text():
     assert seen == ["Yes.", "Sure!", "No"]  # one call per normalised group, raw first spelling
 
 
-def test_semantic_entropy_counts_clusters():
-    r = semantic_entropy(ANSWERS)
+def test_lexical_cluster_entropy_counts_clusters():
+    r = lexical_cluster_entropy(ANSWERS)
     assert r.clusters == ((0, 1, 2, 3), (4, 6), (5,))
     p = np.array([4, 2, 1]) / 7
     assert r.probabilities == pytest.approx(tuple(p))
@@ -115,16 +125,16 @@ def test_semantic_entropy_counts_clusters():
     assert r.normalised == pytest.approx(float(-(p * np.log(p)).sum() / math.log(7)))
 
 
-def test_semantic_entropy_is_zero_for_paraphrases_and_max_for_distinct():
-    same = semantic_entropy(["Paris", "paris!", "The Paris"])
+def test_lexical_cluster_entropy_is_zero_for_respellings_and_max_for_distinct():
+    same = lexical_cluster_entropy(["Paris", "paris!", "The Paris"])
     assert same.entropy == 0.0 and same.normalised == 0.0
-    distinct = semantic_entropy(["Paris", "London", "Berlin", "Madrid"])
+    distinct = lexical_cluster_entropy(["Paris", "London", "Berlin", "Madrid"])
     assert distinct.entropy == pytest.approx(2.0)
     assert distinct.normalised == pytest.approx(1.0)
 
 
-def test_semantic_entropy_weights_and_missing():
-    r = semantic_entropy(
+def test_lexical_cluster_entropy_weights_and_missing():
+    r = lexical_cluster_entropy(
         ["Paris", None, "London", "paris"], weights=[0.2, 0.9, 0.6, 0.2], base=math.e
     )
     assert r.labels == (0, None, 1, 0)
@@ -132,6 +142,143 @@ def test_semantic_entropy_weights_and_missing():
     assert r.entropy == pytest.approx(-(0.4 * math.log(0.4) + 0.6 * math.log(0.6)))
 
 
-def test_semantic_entropy_empty():
-    r = semantic_entropy([])
+def test_lexical_cluster_entropy_empty():
+    r = lexical_cluster_entropy([])
     assert r.entropy == 0.0 and r.clusters == () and r.labels == ()
+    assert r.kind == "lexical"
+
+
+# --- the lexical measure never merges an answer with its negation --------------------------------
+GUILTY_SPLIT = ["guilty", "not guilty", "Guilty.", "Not guilty!"]
+
+
+def test_negation_polarity_and_content_words():
+    assert negation_polarity("guilty") == 0
+    assert negation_polarity("Not guilty") == 1
+    assert negation_polarity("He isn't guilty") == 1  # "isn't" -> "isn t"
+    assert negation_polarity("not not guilty") == 0
+    assert negation_polarity("a t-shirt") == 0  # a lone "t" counts only after "...n"
+    assert content_words("He isn't guilty") == {"he", "isn", "guilty"}
+
+
+def test_lexical_clusters_keep_guilty_and_not_guilty_apart():
+    # TF-IDF alone puts them together (cosine 0.70 >= 0.45): 0 bits, a false consensus.
+    sim = cosine_similarity_matrix(tfidf_matrix(["guilty", "not guilty"]))
+    assert sim[0, 1] >= 0.45
+    r = lexical_cluster_entropy(GUILTY_SPLIT)
+    assert r.kind == "lexical"
+    assert r.labels == (0, 1, 0, 1)
+    assert r.entropy == pytest.approx(1.0)
+    assert cluster_answers(["the defendant is guilty", "the defendant is not guilty"]) == [0, 1]
+
+
+# --- semantic ids: the authors' get_semantic_ids, exactly ----------------------------------------
+def table(labels: dict[tuple[str, str], int], default: int = NEUTRAL, calls=None):
+    """A judge from a table of (text1, text2) -> label; records its calls."""
+
+    def implication(question, text1, text2):
+        if calls is not None:
+            calls.append((question, text1, text2))
+        if text1 == text2:
+            return ENTAILMENT
+        return labels.get((text1, text2), default)
+
+    return implication
+
+
+def both(a: str, b: str, label: int = ENTAILMENT) -> dict[tuple[str, str], int]:
+    return {(a, b): label, (b, a): label}
+
+
+def test_parse_entailment_label_as_the_authors():
+    assert parse_entailment_label("Entailment.") == ENTAILMENT
+    assert parse_entailment_label("  NEUTRAL") == NEUTRAL
+    assert parse_entailment_label("Contradiction: they differ") == CONTRADICTION
+    assert parse_entailment_label("I cannot tell") == NEUTRAL  # their "MANUAL NEUTRAL"
+    # Their order of checks: "entailment" first, so a negated label still reads as entailment.
+    assert parse_entailment_label("not entailment") == ENTAILMENT
+    assert parse_entailment_label("neutral, not a contradiction") == NEUTRAL
+    # Only the first 30 characters are read.
+    assert parse_entailment_label("x" * 30 + "entailment") == NEUTRAL
+    assert parse_entailment_label("x" * 20 + "entailment") == ENTAILMENT
+
+
+def test_bidirectional_equivalence_strict_and_not():
+    e, n, c = ENTAILMENT, NEUTRAL, CONTRADICTION
+    assert bidirectional_equivalent(e, e, strict=True)
+    assert not bidirectional_equivalent(e, n, strict=True)
+    assert bidirectional_equivalent(e, n, strict=False)  # one way is enough when not strict
+    assert bidirectional_equivalent(n, e, strict=False)
+    assert not bidirectional_equivalent(n, n, strict=False)
+    assert not bidirectional_equivalent(e, c, strict=False)
+    assert not bidirectional_equivalent(c, c, strict=False)
+    # A bool judge: True is entailment, False contradiction (True is not read as 1 = neutral).
+    assert bidirectional_equivalent(True, True, strict=True)
+    assert not bidirectional_equivalent(True, False, strict=False)
+    with pytest.raises(ValueError):
+        bidirectional_equivalent(3, 2, strict=True)
+
+
+def test_semantic_ids_strict_and_non_strict():
+    answers = ["guilty", "he is guilty", "not guilty"]
+    labels = {
+        ("he is guilty", "guilty"): ENTAILMENT,  # one way only
+        **both("guilty", "not guilty", CONTRADICTION),
+        **both("he is guilty", "not guilty", CONTRADICTION),
+    }
+    assert semantic_ids(answers, table(labels), strict_entailment=True) == [0, 1, 2]
+    assert semantic_ids(answers, table(labels), strict_entailment=False) == [0, 0, 1]
+
+
+def test_semantic_ids_calls_in_the_authors_order():
+    calls: list = []
+    answers = ["a", "b", "a2", "c"]
+    semantic_ids(answers, table(both("a", "a2"), calls=calls), question="Q?")
+    # a is a representative: compared with every later answer, both directions; b likewise
+    # (a2 is already in a's cluster but b is still compared with it); a2 is skipped; c is last.
+    assert [(t1, t2) for _, t1, t2 in calls] == [
+        ("a", "b"), ("b", "a"), ("a", "a2"), ("a2", "a"), ("a", "c"), ("c", "a"),
+        ("b", "a2"), ("a2", "b"), ("b", "c"), ("c", "b"),
+    ]  # fmt: skip
+    assert {q for q, _, _ in calls} == {"Q?"}
+
+
+def test_semantic_ids_a_later_cluster_takes_members_and_order_matters():
+    # x ~ z and y ~ z, but x !~ y. The authors' loop compares y (a new representative) with
+    # every later answer, including z already in x's cluster, and moves z: [0, 1, 1]. The
+    # paper's Algorithm 1 (join the first matching cluster) would give [0, 1, 0].
+    labels = {**both("x", "z"), **both("y", "z")}
+    assert semantic_ids(["x", "y", "z"], table(labels)) == [0, 1, 1]
+    # Another order, another clustering: z first takes both.
+    assert semantic_ids(["z", "x", "y"], table(labels)) == [0, 0, 0]
+    assert semantic_ids(["x", "z", "y"], table(labels)) == [0, 0, 1]
+
+
+def test_cluster_assignment_entropy_is_the_authors_in_nats():
+    # Their docstring's example: ids [0, 1, 2, 1], p = [1/4, 2/4, 1/4].
+    p = np.array([0.25, 0.5, 0.25])
+    assert cluster_assignment_entropy([0, 1, 2, 1]) == pytest.approx(float(-(p * np.log(p)).sum()))
+    assert cluster_assignment_entropy([0, 1, 2, 1], base=2) == pytest.approx(1.5)
+    assert cluster_assignment_entropy([0, 0, 0]) == 0.0
+    assert cluster_assignment_entropy([]) == 0.0
+
+
+def test_discrete_semantic_entropy_of_a_guilty_split_is_one_bit():
+    labels = both("guilty", "not guilty", CONTRADICTION)
+    r = discrete_semantic_entropy(
+        ["guilty", "not guilty", None, "guilty", "not guilty"], table(labels), question="Verdict?"
+    )
+    assert r.kind == "semantic"
+    assert r.labels == (0, 1, None, 0, 1)
+    assert r.clusters == ((0, 3), (1, 4))
+    assert r.entropy == pytest.approx(1.0)
+    assert r.normalised == pytest.approx(math.log(2) / math.log(4))
+
+
+def test_discrete_semantic_entropy_merges_paraphrases_the_judge_accepts():
+    labels = both("Paris", "the capital of France")
+    r = discrete_semantic_entropy(["Paris", "the capital of France", "Lyon"], table(labels))
+    assert r.labels == (0, 0, 1)
+    p = np.array([2, 1]) / 3
+    assert r.entropy == pytest.approx(float(-(p * np.log2(p)).sum()))
+    assert discrete_semantic_entropy([], table({})).entropy == 0.0

@@ -20,7 +20,11 @@ engine fills with these keys:
     the round number and the protocol's phase name.
 ``answer_kind``
     ``"answer"``, ``"review"`` (score another participant's solution) or ``"verdict"`` (a
-    judge names the answer it finds most likely correct, with its probability).
+    judge names the answer it finds most likely correct, with its probability), or
+    ``"entailment"``: the judge of meaning (``deliberation.agents.equivalence``) asks whether
+    ``text1`` entails ``text2``; see :func:`simulated_entailment` for the stand-in's rule.
+``text1``, ``text2``
+    entailment requests: the two answers, in the order of the question asked.
 ``gold``
     the gold answer in canonical form, or None when unknown.
 ``own_previous``
@@ -341,6 +345,8 @@ class SimulatedBackend:
     def compose(self, request: CompletionRequest) -> str:
         """Write the reply: an argument, then the closing lines that ``parse_reply`` reads."""
         ctx = request.context
+        if ctx.get("answer_kind") == "entailment":
+            return simulated_entailment(str(ctx.get("text1") or ""), str(ctx.get("text2") or ""))
         plan = self.plan(request)
         rng = _Rngs(request.seed)
         fmt = ctx.get("answer_format") or "free_text"
@@ -355,6 +361,37 @@ class SimulatedBackend:
         if omit:
             lines = lines[1:] if plan.score is None else []
         return "\n".join([argument, *lines])
+
+
+def simulated_entailment(text1: str, text2: str) -> str:
+    """The simulated judge of meaning: does ``text1`` entail ``text2``? A deterministic,
+    documented stand-in for a model (tests, demos), on SQuAD-normalised words
+    (``consensus.semantic.normalise_text``):
+
+    1. equal normalised texts: ``entailment``;
+    2. opposite negation polarity (``consensus.semantic.negation_polarity``: "not", "no",
+       "never", "n't"...) and one text's other words contained in the other's: ``contradiction``
+       ("guilty" / "not guilty", "he is guilty" / "he is not guilty");
+    3. same polarity and every word of ``text2`` among those of ``text1`` (``text1`` says at
+       least what ``text2`` says): ``entailment`` ("he is guilty" entails "guilty", not back);
+    4. otherwise ``neutral``.
+
+    It knows no synonyms ("innocent" is neutral to "not guilty"). The reply is the label word,
+    which ``parse_entailment_label`` reads as the authors' parser does.
+    """
+    from deliberation.consensus.semantic import content_words, negation_polarity
+    from deliberation.consensus.semantic import normalise_text as squad_normalise
+
+    if squad_normalise(text1) == squad_normalise(text2):
+        return "entailment"
+    words1, words2 = content_words(text1), content_words(text2)
+    if negation_polarity(text1) != negation_polarity(text2):
+        if words1 <= words2 or words2 <= words1:
+            return "contradiction"
+        return "neutral"
+    if words2 and words2 <= words1:
+        return "entailment"
+    return "neutral"
 
 
 class _Rngs:
