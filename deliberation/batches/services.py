@@ -34,6 +34,7 @@ from deliberation.protocols import base as p
 from deliberation.protocols.registry import get_protocol
 
 from .models import BatchItem, BatchRun
+from .reliability import round_agreement
 from .signals import batch_finished
 
 MAX_QUESTIONS = 100_000
@@ -326,8 +327,15 @@ def item_result(session: DebateSession) -> dict[str, Any]:
     ):
         costs[(pid, number == 1)] += c or Decimal(0)
     agents = list(session.participants.exclude(agent_profile=None).select_related("agent_profile"))
+    round_answers = {
+        str(number): {
+            str(positions[pid]): answer for pid, answer in answers.items() if pid in positions
+        }
+        for number, answers in outcome.rounds.items()
+    }
     return {
         "rounds": rounds,
+        "round_answers": round_answers,
         "rules": {name: r.correct for name, r in outcome.rules.items()},
         "answers": {name: r.answer for name, r in outcome.rules.items()},
         "ties": {name: bool(r.tied) for name, r in outcome.rules.items()},
@@ -390,6 +398,8 @@ class RunTable:
     cost_usd: Decimal
     default_rule: str
     cost_of_pass: CostOfPassTable | None = None
+    # round -> Krippendorff's alpha / Fleiss' kappa over the questions (batches.reliability)
+    agreement: dict[int, dict[str, Any]] = field(default_factory=dict)
 
     def rows(self) -> list[list[str]]:
         """The table as text rows (header first), for the terminal and CSV."""
@@ -402,11 +412,22 @@ class RunTable:
             label = f"rule: {rule}" + (" (default)" if rule == self.default_rule else "")
             ties = _pct(self.per_rule_ties.get(rule))
             out.append([label, *["" for _ in self.rounds], _pct(acc), ties])
+        for name, key in (
+            ("agreement: Krippendorff's alpha", "alpha"),
+            ("agreement: Fleiss' kappa", "kappa"),
+        ):
+            cells = [_num(self.agreement.get(n, {}).get(key)) for n in self.rounds]
+            if any(cells):
+                out.append([name, *cells, "", ""])
         return out
 
 
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
 
 
 # --- cost of pass ------------------------------------------------------------------------------
@@ -630,6 +651,9 @@ def run_table(run: BatchRun) -> RunTable:
         cost_usd=total_cost,
         default_rule=default_rule,
         cost_of_pass=_cost_of_pass_table(run, results, profiles, default_rule),
+        agreement=round_agreement(
+            results, list(range(1, len(names) + 1)), run.answer_format == "numeric"
+        ),
     )
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import random
 import time
 from datetime import timedelta
@@ -127,6 +128,53 @@ def test_a_batch_runs_every_question_and_tabulates_accuracy(tmp_path, owner):
     assert set(table.per_rule) == {"vote_only", "plurality", "confidence_weighted"}
     assert table.prompt_tokens > 0 and table.completion_tokens > 0
     assert table.rows()[0] == ["who", "round 1", "round 2", "final", "ties"]
+
+
+def test_agreement_per_round_is_computed_over_the_questions_as_units(tmp_path, owner):
+    """Krippendorff's alpha and Fleiss' kappa with the questions as units and the positions as
+    raters, per round, equal the reference packages on the stored posts."""
+    import krippendorff
+    from statsmodels.stats.inter_rater import aggregate_raters, fleiss_kappa
+
+    questions = services.parse_questions(
+        question_file(tmp_path, 10, seed=3).read_text(), "q.jsonl", "single_choice"
+    )
+    run = services.create_run(
+        user=owner,
+        name="agreement",
+        questions=questions,
+        protocol="simultaneous",
+        agents=sim(3, accuracy=0.5, conformity=0.5),
+        protocol_settings={"rounds": 2},
+        concurrency=2,
+    )
+    run_locally(lambda: services.start_run(run))
+    table = services.run_table(run)
+    items = list(run.items.select_related("session").order_by("index"))
+    for number in (1, 2):
+        rows = []
+        for position in (1, 2, 3):
+            row = []
+            for item in items:
+                post = (
+                    Post.objects.filter(
+                        session=item.session, round__number=number, author__position=position
+                    )
+                    .exclude(answer=None)
+                    .order_by("-seq")
+                    .first()
+                )
+                row.append(OPTIONS.index(post.answer) if post else math.nan)
+            rows.append(row)
+        expected_alpha = krippendorff.alpha(
+            reliability_data=rows, level_of_measurement="nominal"
+        )
+        assert table.agreement[number]["alpha"] == pytest.approx(expected_alpha)
+        complete = [col for col in zip(*rows, strict=True) if not any(map(math.isnan, col))]
+        counts, _ = aggregate_raters([[int(x) for x in col] for col in complete])
+        assert table.agreement[number]["kappa"] == pytest.approx(fleiss_kappa(counts))
+    labels = [row[0] for row in table.rows()]
+    assert "agreement: Krippendorff's alpha" in labels and "agreement: Fleiss' kappa" in labels
 
 
 def test_resume_after_a_crash_loses_nothing_and_redoes_nothing(tmp_path, owner, task_queue):
@@ -251,7 +299,11 @@ def test_run_batch_command_prints_the_table_and_writes_csv(tmp_path, owner, caps
     rows = list(csv.reader(out.open()))
     assert rows[0] == ["who", "round 1", "final", "ties"]
     blank = rows.index([])
-    assert blank == 1 + 3 + 3  # header, three agents, three rules
+    assert blank == 1 + 3 + 3 + 2  # header, three agents, three rules, alpha and kappa
+    assert [r[0] for r in rows[7:9]] == [
+        "agreement: Krippendorff's alpha",
+        "agreement: Fleiss' kappa",
+    ]
     # then the cost-of-pass table: the three profiles, three rules, the two frontiers
     cost_rows = rows[blank + 1 :]
     assert cost_rows[0][4:] == ["cost of pass", "cost per correct"]

@@ -155,6 +155,11 @@ class AccuracyTableSerializer(serializers.Serializer):
         help_text="The tie rule the sessions recorded: first, random, none (or mixed)."
     )
     default_rule = serializers.CharField()
+    agreement = serializers.DictField(
+        child=serializers.DictField(allow_null=True),
+        help_text="Round -> Krippendorff's alpha and Fleiss' kappa of the agents' answers with "
+        "the questions as units (alpha, kappa, questions, complete; null where undefined).",
+    )
     prompt_tokens = serializers.IntegerField()
     completion_tokens = serializers.IntegerField()
     cost_usd = serializers.DecimalField(max_digits=14, decimal_places=6)
