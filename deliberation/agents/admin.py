@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from deliberation.debates.admin import FrozenOnceFinished
+
 from .models import AgentProfile, AgentTurn
 
 
@@ -22,7 +24,7 @@ class AgentProfileAdmin(admin.ModelAdmin):
 
 
 @admin.register(AgentTurn)
-class AgentTurnAdmin(admin.ModelAdmin):
+class AgentTurnAdmin(FrozenOnceFinished, admin.ModelAdmin):
     list_display = (
         "id",
         "session",

@@ -40,6 +40,39 @@ class _ReadOnlyOnceFinished:
         return not self._finished(obj) and super().has_delete_permission(request, obj)
 
 
+class FrozenOnceFinished:
+    """A finished transcript is read-only in the admin: every field of the row (the session
+    itself, a post, a round, an agent turn) is shown, none can be changed, and the row cannot
+    be deleted. Review flags and notes still can be added; corrections go through
+    ``review.services.correct_post`` (``manage.py correct_post``), which records who changed
+    what and why. ``finished_session`` says which session a row belongs to."""
+
+    def finished_session(self, obj) -> bool:
+        session = getattr(obj, "session", obj)
+        return session is not None and getattr(session, "status", None) == (
+            DebateSession.Status.FINISHED
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None and self.finished_session(obj):
+            names = [f.name for f in self.model._meta.concrete_fields]
+            names += [f.name for f in self.model._meta.many_to_many]
+            fields += [n for n in names if n not in fields]
+        return fields
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and self.finished_session(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        # Bulk deletion would bypass the per-row rule above.
+        actions.pop("delete_selected", None)
+        return actions
+
+
 class ParticipantInline(_ReadOnlyOnceFinished, admin.TabularInline):
     model = Participant
     extra = 0
@@ -144,7 +177,7 @@ class Flagged(admin.SimpleListFilter):
 
 
 @admin.register(DebateSession)
-class DebateSessionAdmin(_SaveReviewer, admin.ModelAdmin):
+class DebateSessionAdmin(FrozenOnceFinished, _SaveReviewer, admin.ModelAdmin):
     list_display = (
         "title",
         "status",
@@ -264,7 +297,7 @@ class AuthorKind(admin.SimpleListFilter):
 
 
 @admin.register(Post)
-class PostAdmin(_SaveReviewer, admin.ModelAdmin):
+class PostAdmin(FrozenOnceFinished, _SaveReviewer, admin.ModelAdmin):
     list_display = ("session", "seq", "author", "kind", "answer", "parse_status", "open_flags")
     list_filter = ("kind", "parse_status", Flagged, AuthorKind)
     list_select_related = ("session", "author")
@@ -333,4 +366,8 @@ class FlagAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-admin.site.register(Round)
+@admin.register(Round)
+class RoundAdmin(FrozenOnceFinished, admin.ModelAdmin):
+    list_display = ("session", "number", "phase", "status")
+    list_select_related = ("session",)
+    raw_id_fields = ("session",)

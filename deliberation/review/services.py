@@ -49,6 +49,45 @@ def add_note(session: DebateSession, reviewer, text: str, *, post: Post | None =
     return ReviewNote.objects.create(session=session, post=post, text=text, reviewer=reviewer)
 
 
+# --- corrections of finished transcripts ---------------------------------------------------------
+class CorrectionError(ValueError):
+    """A correction that cannot be made; the message says why."""
+
+
+def correct_post(post: Post, reviewer, *, text: str, reason: str) -> ReviewNote:
+    """Correct the text of a post of a finished session: the audited path.
+
+    A finished transcript is read-only everywhere else (admin, API, WebSocket). A correction
+    (a redaction, a typo that breaks a quote) keeps the original: the note records who changed
+    which post, when, why, and the text before and after, in the session's review notes. The
+    post's answer, sequence number, author and round never change: what was voted stays voted.
+    """
+    reason = (reason or "").strip()
+    if not reason:
+        raise CorrectionError("A correction needs a reason.")
+    if text is None or not text.strip():
+        raise CorrectionError("The corrected text is empty.")
+    with transaction.atomic():
+        locked = Post.objects.select_for_update().select_related("session").get(pk=post.pk)
+        if locked.session.status != DebateSession.Status.FINISHED:
+            raise CorrectionError(
+                "The session is still running: posts change only through the session itself."
+            )
+        if locked.text == text:
+            raise CorrectionError("The text is unchanged.")
+        note = ReviewNote.objects.create(
+            session=locked.session,
+            post=locked,
+            reviewer=reviewer,
+            text=(
+                f"Correction of #{locked.seq} by {getattr(reviewer, 'username', 'system')}: "
+                f"{reason}\n--- before ---\n{locked.text}\n--- after ---\n{text}"
+            ),
+        )
+        Post.objects.filter(pk=locked.pk).update(text=text)
+    return note
+
+
 # --- anonymising people --------------------------------------------------------------------------
 def anonymise_people(sessions: Iterable[DebateSession], reviewer) -> int:
     """Replace every person's name in the sessions, keep the transcript.

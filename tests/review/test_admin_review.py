@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -76,6 +77,66 @@ def test_finished_transcripts_are_read_only_inline(staff, people_session):
     assert 'name="posts-0-text"' not in html and "I say Yes." in html
     assert 'name="participants-0-display_name"' not in html
     assert reverse("review:replay", args=[session.pk]) in html
+
+
+def test_finished_transcripts_cannot_be_edited_or_deleted_by_staff(staff, people_session):
+    """Not the session's question, not a post's text, answer or seq, not a round: only the
+    audited correction path changes a finished transcript."""
+    session = people_session()
+    post = session.posts.filter(kind="argument").first()
+    before = (post.text, post.answer, post.seq)
+    url = reverse("admin:debates_post_change", args=[post.pk])
+    html = staff.get(url).content.decode()
+    assert 'name="text"' not in html and 'name="seq"' not in html
+    staff.post(url, {"text": "Rewritten.", "seq": 99, "answer": '"No"', "session": session.pk})
+    post.refresh_from_db()
+    assert (post.text, post.answer, post.seq) == before
+    assert staff.post(reverse("admin:debates_post_delete", args=[post.pk])).status_code == 403
+    session_url = reverse("admin:debates_debatesession_change", args=[session.pk])
+    assert 'name="question"' not in staff.get(session_url).content.decode()
+    staff.post(session_url, {"question": "Another question?", "title": "x"})
+    session.refresh_from_db()
+    assert session.question != "Another question?"
+    delete = reverse("admin:debates_debatesession_delete", args=[session.pk])
+    assert staff.post(delete, {"post": "yes"}).status_code == 403
+    rnd = session.rounds.first()
+    assert staff.post(reverse("admin:debates_round_delete", args=[rnd.pk])).status_code == 403
+    changelist = staff.get(reverse("admin:debates_post_changelist")).content.decode()
+    assert "delete_selected" not in changelist
+
+
+def test_a_correction_goes_through_the_audited_path(staff, people_session):
+    session = people_session()
+    post = session.posts.filter(kind="argument").first()
+    original, answer = post.text, post.answer
+    call_command(
+        "correct_post",
+        str(session.pk),
+        str(post.seq),
+        "--text",
+        "[redacted]",
+        "--reason",
+        "personal data",
+        "--user",
+        staff.user.username,
+    )
+    post.refresh_from_db()
+    assert post.text == "[redacted]" and post.answer == answer
+    note = ReviewNote.objects.get(post=post)
+    assert note.reviewer == staff.user and "personal data" in note.text
+    assert original in note.text and "[redacted]" in note.text
+    with pytest.raises(CommandError, match="reason"):
+        call_command(
+            "correct_post",
+            str(session.pk),
+            str(post.seq),
+            "--text",
+            "x",
+            "--reason",
+            " ",
+            "--user",
+            staff.user.username,
+        )
 
 
 @pytest.mark.django_db(transaction=True)
