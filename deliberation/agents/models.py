@@ -157,3 +157,75 @@ class AgentTurn(models.Model):
 
     def __str__(self) -> str:
         return f"turn {self.pk} of {self.participant_id} in round {self.round_id} ({self.status})"
+
+
+class OpinionRequest(models.Model):
+    """An agent asked, after a round closed, for its private opinion (as the DEBATE benchmark
+    records people's): one call apart from its public turn, stored as a ``debates.Opinion``.
+
+    Like :class:`AgentTurn`, the row exists (queued) before its task is enqueued and is the
+    idempotency key: one per (round, participant), at most one opinion stored by it, so a
+    redelivered task never records twice. Kept apart from ``AgentTurn`` on purpose: a private
+    opinion is not a contribution to the debate, so the protocol state, the turn queue and the
+    per-turn costs never see it (see ``deliberation/agents/opinions.py``).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    session = models.ForeignKey(
+        "debates.DebateSession", on_delete=models.CASCADE, related_name="opinion_requests"
+    )
+    round = models.ForeignKey(
+        "debates.Round", on_delete=models.CASCADE, related_name="opinion_requests"
+    )
+    participant = models.ForeignKey(
+        "debates.Participant", on_delete=models.CASCADE, related_name="opinion_requests"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    backend = models.CharField(max_length=20, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    parameters = models.JSONField(default=dict, blank=True)
+    prompt = models.JSONField(default=list, blank=True, help_text="Chat messages sent.")
+    reply = models.TextField(blank=True, help_text="The model's full reply.")
+    repair_reply = models.TextField(
+        blank=True, help_text="The reply to the repair prompt, when the first was unreadable."
+    )
+    # "parsed", "repaired" or "unparsed" (no opinion is stored: never a guessed answer).
+    parse_status = models.CharField(max_length=10, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    latency_ms = models.PositiveIntegerField(null=True, blank=True)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    error = models.TextField(blank=True)
+    opinion = models.OneToOneField(
+        "debates.Opinion",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="agent_request",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["round", "participant"], name="one_opinion_request_per_round"
+            )
+        ]
+        indexes = [models.Index(fields=["session", "status"])]
+
+    def __str__(self) -> str:
+        return (
+            f"opinion request {self.pk} of {self.participant_id} in round {self.round_id} "
+            f"({self.status})"
+        )
+

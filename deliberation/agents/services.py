@@ -21,7 +21,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from deliberation.debates import broadcast, engine
-from deliberation.debates.answers import AnswerError, answer_key, clean_answer
+from deliberation.debates.answers import AnswerError, answer_key, clean_answer, format_answer
 from deliberation.debates.models import DebateSession, Participant, Post, Round
 from deliberation.debates.serializers import anonymised, participant_data
 from deliberation.debates.services import (
@@ -312,7 +312,9 @@ def _build_request(
         posts = _shuffle_others(posts, turn.participant_id, rng)
     options = shown_options(session, turn, state)
     latest = _latest_answers(posts, state.round)
-    groups = _groups(latest, session, rng if shuffle else None)
+    position = {s.id: s.position for s in state.participants}
+    groups = _groups(latest, session, rng if shuffle else None, position)
+    history = _history(posts, turn.participant_id, state.round, session.answer_format)
     target_name = None
     if turn.target_id:
         person = participant_data(turn.target)
@@ -332,7 +334,14 @@ def _build_request(
         ),
         transcript=posts,
         groups=groups,
+        history=history,
+        revision_nudge=bool(session.protocol_settings.get("revision_nudge")),
         target_name=target_name,
+        # The passage is the debaters' alone: a judge reads only the quotes, marked verified or
+        # not (Khan et al. 2024's information asymmetry).
+        passage=session.passage if turn.participant.role == Participant.Role.DEBATER else "",
+        judge_without_passage=bool(session.passage)
+        and turn.participant.role == Participant.Role.JUDGE,
     )
     own = latest.get(turn.participant_id)
     target_post = latest.get(turn.target_id) if turn.target_id else None
@@ -402,17 +411,43 @@ def _latest_answers(posts: list[dict], current_round: int) -> dict[int, dict]:
     return latest
 
 
-def _groups(latest: dict[int, dict], session: DebateSession, rng) -> list[AnswerGroup]:
-    """ReConcile's grouping: one entry per answer with everyone's explanation and confidence."""
+def _groups(
+    latest: dict[int, dict], session: DebateSession, rng, position: dict[int, int]
+) -> list[AnswerGroup]:
+    """ReConcile's grouping (dinobby/ReConcile, ``utils.parse_output``): the answers of the
+    previous round counted in agent order, ``Counter(votes).most_common(2)`` (the two largest
+    groups; equal counts in order of first appearance), each with its members' explanations and
+    confidences. With ``shuffle_others`` the order of the two groups is seeded-random."""
     groups: dict = {}
-    for post in latest.values():
+    for pid in sorted(latest, key=lambda pid: position.get(pid, 0)):
+        post = latest[pid]
         key = answer_key(post["answer"], session.answer_format, session.tolerance)
         group = groups.setdefault(key, AnswerGroup(post["answer"], []))
         group.explanations.append((post["text"], post["confidence"]))
-    ordered = sorted(groups.values(), key=lambda g: -len(g.explanations))
+    ordered = sorted(groups.values(), key=lambda g: -len(g.explanations))[:2]
     if rng is not None:
         rng.shuffle(ordered)
     return ordered
+
+
+def _history(
+    posts: list[dict], me: int, current_round: int, answer_format: str
+) -> list[tuple[str | None, list[str]]]:
+    """Per earlier round: this agent's own reply and the others' replies, each with its answer
+    line (Du et al. replay the agents' whole replies; ours are stored without the closing
+    lines, which are added back from the parsed answer)."""
+    by_round: dict[int, tuple[list[str], list[str]]] = {}
+    for post in posts:
+        if post["kind"] != "argument" or not post["author"] or post["target"] is not None:
+            continue
+        if post["round"] is None or post["round"] >= current_round:
+            continue
+        text = post["text"]
+        if post["answer"] is not None:
+            text += f"\nANSWER: {format_answer(post['answer'], answer_format)}"
+        mine, others = by_round.setdefault(post["round"], ([], []))
+        (mine if post["author"]["id"] == me else others).append(text)
+    return [(m[-1] if m else None, o) for _, (m, o) in sorted(by_round.items())]
 
 
 def _turn_data(turn: AgentTurn) -> dict:
@@ -544,9 +579,7 @@ class _Stored:
 def _read_answer(session, turn, completion, repair: Repair | None, state) -> _Stored:
     """The post to store from the reply (and the repair reply, if one was needed)."""
     options = shown_options(session, turn, state)
-    brief = get_protocol(session.protocol).turn_brief(
-        state, (turn.participant_id, turn.target_id)
-    )
+    brief = get_protocol(session.protocol).turn_brief(state, (turn.participant_id, turn.target_id))
     kind = "review" if turn.target_id else brief.answer_kind
     text = strip_structured(completion.text).strip() or "(no argument given)"
     status = Post.ParseStatus.PARSED

@@ -58,6 +58,8 @@ class BatchItem(models.Model):
     question = models.TextField()
     options = models.JSONField(default=list, blank=True)
     gold = models.JSONField(null=True, blank=True)
+    # A judged debate's hidden source text (the question set's ``passage`` column).
+    passage = models.TextField(blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     session = models.OneToOneField(
         "debates.DebateSession",

@@ -55,14 +55,16 @@ class Question:
     question: str
     options: list[str] = field(default_factory=list)
     gold: Any = None
+    passage: str = ""  # a judged debate's hidden source text
 
 
 def parse_questions(data: bytes | str, filename: str, answer_format: str) -> list[Question]:
-    """Read a question set: CSV (columns ``question``, ``options``, ``gold``) or JSONL.
+    """Read a question set: CSV (columns ``question``, ``options``, ``gold``, ``passage``) or JSONL.
 
     In CSV, options are separated by ``|``; in JSONL, ``options`` is a list. ``gold`` (also
-    accepted as ``answer``) is optional. All or nothing: every bad row is reported with its line
-    number and reason, and nothing is created while any row is bad.
+    accepted as ``answer``) is optional, and so is ``passage``: a judged debate's source text,
+    which the debaters see and quote and the judge does not. All or nothing: every bad row is
+    reported with its line number and reason, and nothing is created while any row is bad.
     """
     text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
     rows: list[tuple[int, dict[str, Any]]] = []
@@ -93,6 +95,7 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
                         "question": row.get("question"),
                         "options": [o.strip() for o in options.split("|") if o.strip()],
                         "gold": row.get("gold") or row.get("answer") or None,
+                        "passage": row.get("passage") or "",
                     },
                 )
             )
@@ -107,6 +110,14 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
         if not isinstance(options, list) or not all(isinstance(o, str) for o in options):
             problems.append((number, "options must be a list of strings"))
             continue
+        passage = row.get("passage") or ""
+        if not isinstance(passage, str):
+            problems.append((number, "the passage must be text"))
+            continue
+        if len(passage.strip()) > services.MAX_PASSAGE_CHARS:
+            limit = services.MAX_PASSAGE_CHARS
+            problems.append((number, f"the passage is over {limit} characters"))
+            continue
         options = [o.strip() for o in options if o.strip()]
         if answer_format in services.CHOICE_FORMATS and len(options) < 2:
             problems.append((number, f"a {answer_format} question needs two options"))
@@ -119,7 +130,7 @@ def parse_questions(data: bytes | str, filename: str, answer_format: str) -> lis
                 continue
         else:
             gold = None
-        questions.append(Question(question, options, gold))
+        questions.append(Question(question, options, gold, passage.strip()))
     messages = [f"line {n}: {text}" for n, text in sorted(problems, key=lambda p: p[0])]
     if not messages and not questions:
         messages.append("the file holds no questions")
@@ -174,7 +185,14 @@ def create_run(
             created_by=user,
         )
         BatchItem.objects.bulk_create(
-            BatchItem(run=run, index=i, question=q.question, options=q.options, gold=q.gold)
+            BatchItem(
+                run=run,
+                index=i,
+                question=q.question,
+                options=q.options,
+                gold=q.gold,
+                passage=q.passage,
+            )
             for i, q in enumerate(questions)
         )
     return run
@@ -231,6 +249,7 @@ def _start_item(run: BatchRun, item: BatchItem) -> None:
         protocol_settings=run.protocol_settings,
         agent_profiles=[profiles[i] for i in run.agent_ids],
         judge_profile=judge,
+        passage=item.passage,
     )
     item.session, item.status = session, BatchItem.Status.RUNNING
     item.save(update_fields=["session", "status"])
@@ -333,9 +352,23 @@ def item_result(session: DebateSession) -> dict[str, Any]:
         }
         for number, answers in outcome.rounds.items()
     }
+    # Private opinions (DEBATE benchmark; agents report theirs with ``agent_opinions``): per
+    # round and debater position, the private answer, beside the public one above. The last
+    # round's agent opinions may still be pending when the session finishes ("private_pending"
+    # counts them; ``refresh_results(run, only_missing=False)`` records them later).
+    private_answers: dict[str, dict[str, Any]] = {}
+    for number, pid, answer in session.opinions.values_list(
+        "round__number", "participant_id", "answer"
+    ):
+        if pid in positions and answer is not None:
+            private_answers.setdefault(str(number), {})[str(positions[pid])] = answer
     return {
         "rounds": rounds,
         "round_answers": round_answers,
+        "private_answers": private_answers,
+        "private_pending": session.opinion_requests.filter(
+            status__in=("queued", "running")
+        ).count(),
         "rules": {name: r.correct for name, r in outcome.rules.items()},
         "answers": {name: r.answer for name, r in outcome.rules.items()},
         "ties": {name: bool(r.tied) for name, r in outcome.rules.items()},

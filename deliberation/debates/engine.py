@@ -190,6 +190,7 @@ def _apply(session: DebateSession, action: p.Action) -> None:
         ).update(status=TurnDeadline.Status.CANCELLED)
         if closed:
             broadcast.send_on_commit(session.pk, {"type": "round.closed", "round": action.number})
+            signals.round_closed.send(DebateSession, session=session, number=action.number)
     elif isinstance(action, p.RequestTurn):
         participant = session.participants.get(pk=action.participant_id)
         rnd = current_round(session)

@@ -52,6 +52,14 @@ class SessionCreateForm(forms.Form):
         initial=0,
         help_text="Numeric questions: answers this close count as the same answer.",
     )
+    passage = forms.CharField(
+        required=False,
+        max_length=200_000,
+        widget=forms.Textarea(attrs={"rows": 6}),
+        help_text="Judged debate: the source text the question is about. Debaters see it and "
+        "quote it in <quote>...</quote> tags; judges do not see it, only the quotes, marked "
+        "verified or unverified (Khan et al. 2024).",
+    )
     protocol = forms.ChoiceField(choices=protocol_choices(), initial="round_robin")
     join_role = forms.ChoiceField(
         choices=DebateSession.JoinRole.choices,

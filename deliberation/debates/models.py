@@ -47,6 +47,11 @@ class DebateSession(models.Model):
     gold_answer = models.JSONField(
         null=True, blank=True, help_text="The known correct answer, when there is one."
     )
+    passage = models.TextField(
+        blank=True,
+        help_text="Judged debate: the source text the debaters see and quote and the judges "
+        "do not (Khan et al. 2024's hidden story).",
+    )
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     protocol = models.CharField(max_length=50, default="round_robin")
     protocol_settings = models.JSONField(default=dict, blank=True)

@@ -9,8 +9,8 @@ Rules:
 * ``plurality`` - the most frequent final answer (Du et al. 2023).
 * ``confidence_weighted`` - ReConcile's vote: sum of recalibrated confidences per answer
   (Chen et al. 2023). A missing confidence gets the lowest weight (as p <= 0.6).
-* ``judge`` - the judge's last verdict (Khan et al. 2024): the judged answer if its probability
-  is at least 0.5, else the other side.
+* ``judge`` - the judges' final verdicts (Khan et al. 2024): each judge votes for the answer
+  they find more likely; the answer with more votes wins (see ``_judge_rule``).
 * ``vote_only`` - the plurality of round 1's independent answers: the Debate-or-Vote baseline
   (Choi et al. 2025), shown beside the final answer only where round 1 *was* independent and
   sealed (simultaneous rounds, round table, peer review, vote only, or any protocol run with the
@@ -193,21 +193,69 @@ def _correct(answer: Any, gold: Any, session: DebateSession) -> bool | None:
 
 
 def _judge_rule(state: p.SessionState, session: DebateSession, from_key) -> RuleResult:
-    judges = {s.id for s in state.judges}
-    sides = [s.side for s in state.debaters if s.side]
-    verdict = None
+    """The judges' final verdicts, aggregated as Khan et al. 2024 aggregate several judgements.
+
+    Their code (ucl-dark/llm_debate, ``core/scoring/accuracy.py``, ``get_accuracy`` with
+    ``n_votes``) reads one discrete choice from each judgement (``func_correct_ab``: the letter
+    after "Answer:"; a person's verdict is correct when "confidence correct" > 0.5) and takes a
+    strict majority: ``correct_voted = correct_true_count > correct_false_count``. Probabilities
+    are not averaged. Here each judge's verdict (an answer and the probability that it is
+    correct) is one vote: for the named answer when the probability is above 0.5 (or missing),
+    for the other defended answer when it is below 0.5, and no vote at exactly 0.5 (or when the
+    other answer is unknown). The answer with more votes wins; equal votes are a tie, settled by
+    the session's tie rule (the judged debate's default, ``none``, gives no answer, which scores
+    as wrong, as a tie does in ``get_accuracy``). ``support`` is the winner's share of the votes.
+
+    Only final verdicts count: those given in the protocol's last round; interim verdicts
+    (``judge_every_round``) and a session ended before the last round give no judge's answer.
+    One verdict per judge (their last in that round), in joining order.
+    """
+    judges = [s.id for s in state.judges]
+    last = get_protocol(session.protocol).rounds_total(session.protocol_settings or {})
+    sides = [
+        answer_key(s.side, session.answer_format, session.tolerance)
+        for s in state.debaters
+        if s.side
+    ]
+    verdicts: dict[int, tuple[Hashable, float | None]] = {}
     for view in state.rounds:
+        if last is not None and view.number != last:
+            continue
         for c in view.contributions:
-            if c.participant_id in judges and c.status == "answered" and c.answer is not None:
-                verdict = (from_key(c.answer), c.confidence)
-    if verdict is None:
+            if (
+                c.participant_id in judges
+                and c.target_id is None
+                and c.status == "answered"
+                and c.answer is not None
+            ):
+                verdicts[c.participant_id] = (c.answer, c.confidence)
+    votes: list[Hashable | None] = []
+    for judge in judges:
+        if judge not in verdicts:
+            continue
+        answer, probability = verdicts[judge]
+        probability = 1.0 if probability is None else probability
+        if probability > 0.5:
+            votes.append(answer)
+        elif probability < 0.5 and len(sides) == 2 and answer in sides:
+            votes.append(sides[1 - sides.index(answer)])
+        else:
+            votes.append(None)  # undecided: the source's "inconclusive" judgement
+    if not any(v is not None for v in votes):
         return RuleResult("judge", None)
-    answer, probability = verdict
-    probability = 1.0 if probability is None else probability
-    if probability < 0.5 and len(sides) == 2 and answer in sides:
-        answer, probability = sides[1 - sides.index(answer)], 1 - probability
+    tie_break, _ = tie_rule(session)
+    vote = plurality(
+        votes,
+        tie_break=None if tie_break == "none" else tie_break,
+        rng=_tie_rng(session, "judge"),
+    )
+    answer = from_key(vote.winner) if vote.winner is not None else None
     return RuleResult(
-        "judge", answer, [], round(probability, 4), _correct(answer, session.gold_answer, session)
+        "judge",
+        answer,
+        [from_key(t) for t in vote.tied],
+        round(vote.share, 4),
+        _correct(answer, session.gold_answer, session),
     )
 
 

@@ -35,6 +35,13 @@ class Viewer:
         )
 
 
+def passage_hidden(role: str | None, status: str | None) -> bool:
+    """Whether a viewer with ``role`` may not read the session's passage now: judges judge by
+    the debaters' quotes alone (Khan et al. 2024), until the session has finished. Moderators,
+    debaters and observers (who have no say in the outcome) read it."""
+    return role == Participant.Role.JUDGE and status != DebateSession.Status.FINISHED
+
+
 def _alias(person: dict[str, Any] | None, viewer: Viewer) -> dict[str, Any] | None:
     """``person`` as ``viewer`` sees them: an alias, except for the viewer themself (who knows
     who they are; showing them their own alias only confuses)."""

@@ -18,6 +18,7 @@ from django.db.models import Max
 
 from deliberation.protocols import base as p
 from deliberation.protocols.peer_review import score_meaning
+from deliberation.protocols.quotes import verify_quotes
 from deliberation.protocols.registry import get_protocol
 
 from . import broadcast, engine
@@ -46,6 +47,7 @@ class InvalidInput(ServiceError):
 
 # --- sessions and participants -----------------------------------------------------------------
 CHOICE_FORMATS = ("single_choice", "multiple_choice", "ranking")
+MAX_PASSAGE_CHARS = 200_000
 
 
 def create_session(
@@ -62,8 +64,13 @@ def create_session(
     join_role: str = DebateSession.JoinRole.DEBATER,
     agent_profiles: Iterable = (),
     judge_profile=None,
+    passage: str = "",
 ) -> DebateSession:
-    """Create a draft session with its moderator, agent debaters (in this order) and judge."""
+    """Create a draft session with its moderator, agent debaters (in this order) and judge.
+
+    ``passage`` is a judged debate's hidden source text: debaters see and quote it, judges do
+    not (Khan et al. 2024); debaters' quotes of it are verified as they are stored.
+    """
     if answer_format not in DebateSession.AnswerFormat.values:
         raise InvalidInput(f"Unknown answer format {answer_format!r}.", "answer_format")
     if join_role not in DebateSession.JoinRole.values:
@@ -84,6 +91,12 @@ def create_session(
         raise InvalidInput("Tolerance must be a number.", "tolerance") from None
     if not math.isfinite(tolerance) or tolerance < 0:
         raise InvalidInput("Tolerance must be zero or a positive number.", "tolerance")
+    passage = str(passage or "").strip()
+    if len(passage) > MAX_PASSAGE_CHARS:
+        raise InvalidInput(
+            f"A passage can have at most {MAX_PASSAGE_CHARS} characters ({len(passage)} sent).",
+            "passage",
+        )
     if gold_answer not in (None, ""):
         try:
             gold_answer = clean_answer(gold_answer, answer_format, options)
@@ -104,6 +117,7 @@ def create_session(
             options=options,
             tolerance=tolerance,
             gold_answer=gold_answer,
+            passage=passage,
             protocol=protocol,
             protocol_settings=cleaned,
             join_role=join_role,
@@ -392,7 +406,17 @@ def store_post(
 
     The broadcast carries who may not see the post yet (sealed rounds, vote-only answers,
     a judge's verdicts), as the protocol's ``can_see`` decides, so consumers withhold it.
+
+    In a session with a passage, a debater's argument gets its quotes of the passage verified
+    (``data["quotes"]``, see ``protocols.quotes``); the text stays as written.
     """
+    if (
+        session.passage
+        and kind == Post.Kind.ARGUMENT
+        and author is not None
+        and author.role == Participant.Role.DEBATER
+    ):
+        data = {**(data or {}), "quotes": verify_quotes(text, session.passage)}
     last = session.posts.aggregate(last=Max("seq"))["last"] or 0
     post = Post.objects.create(
         session=session,

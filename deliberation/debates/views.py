@@ -50,6 +50,7 @@ def session_create(request: HttpRequest) -> HttpResponse:
                 join_role=data["join_role"],
                 agent_profiles=list(data["agents"]),
                 judge_profile=data.get("judge"),
+                passage=data.get("passage") or "",
             )
         except services.ServiceError as exc:
             form.add_error(None, exc.message)

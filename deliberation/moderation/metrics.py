@@ -28,14 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.db.models import Max, Q
 from django.utils import timezone
 
 from deliberation.agents import equivalence
-from deliberation.agents.models import AgentTurn
+from deliberation.agents.models import AgentTurn, OpinionRequest
 from deliberation.consensus import agreement, cost, dynamics, mutual, semantic, votes
 from deliberation.debates.answers import answer_key, format_answer, is_correct
 from deliberation.debates.engine import cut_time, load_state
@@ -74,6 +74,9 @@ class SessionData:
     turns: list[dict[str, Any]]
     reviews: list[tuple[int, int, int, dict]]  # round, reviewer, target, data
     last_seq: int
+    # Agents' private-opinion requests without a stored opinion: (round, participant) ->
+    # "pending", "failed" or "unparsed" (agents.opinions; never a guessed answer).
+    private_status: dict[tuple[int, int], str] = field(default_factory=dict)
 
     def label(self, key: Hashable | None) -> str:
         if key is None:
@@ -109,10 +112,12 @@ def load(session: DebateSession, upto_seq: int | None = None) -> SessionData:
     posts = Post.objects.filter(session=session)
     opinions = Opinion.objects.filter(session=session)
     turns = AgentTurn.objects.filter(session=session)
+    asked = OpinionRequest.objects.filter(session=session, opinion__isnull=True)
     before = cut_time(session, upto_seq)
     if before is not None:
         posts = posts.filter(seq__lte=upto_seq)
         opinions = opinions.filter(created_at__lt=before)
+        asked = asked.filter(created_at__lt=before)
         # A turn counts once its post is in, or once it had failed by then.
         turns = turns.filter(
             Q(post__seq__lte=upto_seq) | Q(post__isnull=True, finished_at__lt=before)
@@ -145,6 +150,16 @@ def load(session: DebateSession, upto_seq: int | None = None) -> SessionData:
         .values_list("round__number", "author_id", "target_id", "data")
     )
     last_seq = posts.aggregate(m=Max("seq"))["m"] or 0
+    private_status = {}
+    for number, pid, status, parse_status, finished in asked.values_list(
+        "round__number", "participant_id", "status", "parse_status", "finished_at"
+    ):
+        if status == OpinionRequest.Status.FAILED and (before is None or finished < before):
+            private_status[(number, pid)] = "failed"
+        elif parse_status == Post.ParseStatus.UNPARSED and (before is None or finished < before):
+            private_status[(number, pid)] = "unparsed"
+        else:
+            private_status[(number, pid)] = "pending"
     return SessionData(
         session=session,
         state=state,
@@ -156,6 +171,7 @@ def load(session: DebateSession, upto_seq: int | None = None) -> SessionData:
         turns=turns,
         reviews=reviews,
         last_seq=last_seq,
+        private_status=private_status,
     )
 
 
@@ -173,6 +189,7 @@ def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict
         for view in data.state.rounds
     ]
     rules = rule_table(data, debaters)
+    trajectories = _trajectories(data, answered)
     gold = data.session.gold_answer
     return {
         "version": METRICS_VERSION,
@@ -192,7 +209,8 @@ def session_metrics(session: DebateSession, upto_seq: int | None = None) -> dict
         "agreement": _convergence(rounds),
         "numeric_scale": list(scale) if scale else None,
         "semantic_judge": meaning.summary(rounds) if meaning is not None else None,
-        "trajectories": _trajectories(data, answered),
+        "trajectories": trajectories,
+        "private_shift": _private_shift(data, trajectories),
         "conformity": _conformity(data, answered),
         "kairos": _kairos(data, answered),
         "failures": _failures(data),
@@ -409,6 +427,11 @@ def _trajectories(data: SessionData, answered) -> list[dict[str, Any]]:
                     "correct": data.correct(key),
                     "private_answer": data.label(opinion[0]) if opinion else None,
                     "private_confidence": num(opinion[1]) if opinion else None,
+                    "private_status": (
+                        "reported"
+                        if opinion
+                        else data.private_status.get((view.number, speaker.id), "")
+                    ),
                     "diverges": bool(opinion and key is not None and opinion[0] != key),
                 }
             )
@@ -426,6 +449,44 @@ def _trajectories(data: SessionData, answered) -> list[dict[str, Any]]:
                 "private_flips": private_flips,
                 "diverged": sum(c["diverges"] for c in cells),
                 "accuracy": num(sum(marks) / len(marks)) if marks else None,
+            }
+        )
+    return out
+
+
+def _private_shift(data: SessionData, trajectories: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per round, the public-vs-private shift of the debaters (DEBATE benchmark): how many had
+    both a usable public answer and a private opinion ("compared"), and how many of those
+    privately held another answer ("diverged"), for people and agents apart and together.
+    Rounds without a private opinion from anyone are left out. Unparsed and failed private
+    answers are not compared (never guessed)."""
+    debaters = [t for t in trajectories if t["role"] == Participant.Role.DEBATER]
+    out = []
+    for index, view in enumerate(data.state.rounds):
+        groups: dict[str, dict[str, int]] = {
+            kind: {"compared": 0, "diverged": 0, "private": 0} for kind in ("person", "agent")
+        }
+        for t in debaters:
+            cell = t["rounds"][index]
+            group = groups["agent" if t["kind"] == "agent" else "person"]
+            if cell["private_answer"] is None:
+                continue
+            group["private"] += 1
+            if cell["answer"] is not None:
+                group["compared"] += 1
+                group["diverged"] += bool(cell["diverges"])
+        compared = sum(g["compared"] for g in groups.values())
+        diverged = sum(g["diverged"] for g in groups.values())
+        if not any(g["private"] for g in groups.values()):
+            continue
+        out.append(
+            {
+                "round": view.number,
+                "people": groups["person"],
+                "agents": groups["agent"],
+                "compared": compared,
+                "diverged": diverged,
+                "rate": num(diverged / compared) if compared else None,
             }
         )
     return out

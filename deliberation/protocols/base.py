@@ -335,6 +335,15 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
         "person/agent marker.",
     ),
     Setting(
+        "revision_nudge",
+        "bool",
+        False,
+        label="Tell agents to change their mind when convinced",
+        help="Adds 'Argue honestly for the answer you believe is correct, and change your mind "
+        "when others give better reasons.' to every agent's system prompt. Not in the sources' "
+        "prompts, so off by default.",
+    ),
+    Setting(
         "shuffle_options",
         "bool",
         False,
@@ -347,6 +356,16 @@ COMMON_SETTINGS: tuple[Setting, ...] = (
         False,
         label="Shuffle the order of others' answers",
         help="Others' previous answers are shown to each agent in a seeded random order.",
+    ),
+    Setting(
+        "agent_opinions",
+        "bool",
+        False,
+        label="Ask agents for private opinions (one extra call per agent per round)",
+        help="After each round closes, every agent debater is asked, in a separate call that "
+        "no one but the moderator sees, which answer it privately holds (as people report "
+        "theirs), so public/private divergence is measured for agents too (DEBATE benchmark). "
+        "The next round does not wait for these answers. Off by default: it adds cost.",
     ),
 )
 
@@ -405,8 +424,9 @@ class Brief:
     """How to present a turn to the participant taking it (agents' prompts, people's form).
 
     ``context`` is "transcript" (every visible post), "grouped" (the previous round's answers
-    grouped by answer with explanations and confidences, as ReConcile does), or "none" (only
-    the question: independent answers).
+    grouped by answer with explanations and confidences, as ReConcile does), "others" (the other
+    agents' solutions of the previous round, with the agent's own earlier replies as its
+    conversation, as Du et al. do), or "none" (only the question: independent answers).
     """
 
     phase: str

@@ -10,10 +10,20 @@ second debater of the last round, or after every round with ``judge_every_round`
 verdicts). With several judges, each gives a
 verdict, in joining order.
 
+Information asymmetry: a session may carry a *passage* (the authors' "story"), the source text
+the question is about. Debaters see it and quote it in ``<quote>...</quote>`` tags; judges never
+see it (not in their prompt, page, socket or API) until the session has finished. Each
+debater's quotes are checked against the passage when the post is stored and shown to everyone
+as verified (``<v_quote>``) or unverified (``<u_quote>``), with the authors' matching rule
+(``deliberation.protocols.quotes``).
+
 Debaters cannot see the verdicts until the session has finished, so they cannot argue to the
 judge's interim reading; judges do not see each other's verdicts either. The final answer is
-the judge's (the answer with the highest probability in the last verdict, or aggregated over
-judges, by ``deliberation.consensus``).
+the judges': each judge's final verdict (interim verdicts do not count) is one vote for the
+answer they find more likely, and the answer with more votes wins, a plurality by
+``deliberation.consensus`` as the authors take the majority of several judgements
+(``debates.outcomes._judge_rule``). A tie gives no answer by default (``tie_rule = "none"``: the
+authors count a tied vote as not correct).
 
 Sources: Akbir Khan, John Hughes, Dan Valentine, Laura Ruis, Kshitij Sachan, Ansh Radhakrishnan,
 Edward Grefenstette, Samuel R. Bowman, Tim Rocktäschel and Ethan Perez, "Debating with More
@@ -63,6 +73,8 @@ class Judged(TurnProtocol):
     sequential = True
     sealed = False
     final_rule = "judge"
+    # Khan et al. score a tie of judges' votes as not correct (correct_true > correct_false).
+    tie_rule = "none"
     needs_judge = True
     debater_count = 2
     anonymous_to_judge: ClassVar[bool] = True

@@ -137,7 +137,8 @@ class PeerReview(TurnProtocol):
                     "from 1 (surely wrong) to 10 (surely right) that their solution is correct."
                 )
             else:
-                text = f"Review the solution of the participant named as your target. {PAPER_REVIEW}"
+                text = "Review the solution of the participant named as your target. "
+                text += PAPER_REVIEW
             return Brief(
                 phase="review",
                 instructions=text,

@@ -79,15 +79,18 @@ class RoundTable(TurnProtocol):
         if state.round <= 1:
             return Brief(
                 phase="answer",
-                instructions="Answer the question on your own. Explain your reasoning step by "
-                "step and state how confident you are that your answer is right (0 to 1).",
+                # ReConcile's first prompt (utils.py ``prepare_context_for_chat_assistant``).
+                instructions="Please answer the question with step-by-step reasoning. Also, "
+                "evaluate your confidence level (between 0.0 and 1.0) to indicate the "
+                "possibility of your answer being right.",
                 context="none",
             )
         return Brief(
             phase="discussion",
-            instructions="Below, the previous round's answers are grouped by answer, with each "
-            "participant's explanation and confidence. Weigh them against your own reasoning, "
-            "then give your updated answer, your explanation and your confidence (0 to 1). "
-            "Change your answer only if you are convinced.",
+            # ReConcile's discussion instruction, word for word (generation.py ``*_debate``);
+            # agents then read the top-two answer groups (``agents.prompts.render_groups``).
+            instructions="Carefully review the following solutions from other agents as "
+            "additional information, and provide your own answer and step-by-step reasoning to "
+            "the question. Clearly states that which pointview do you agree or disagree and why.",
             context="grouped",
         )

@@ -50,16 +50,18 @@ class Simultaneous(TurnProtocol):
 
     def brief(self, state: SessionState, slot: Slot) -> Brief:
         if state.round <= 1:
+            # Du et al.'s first question (mmlu/gen_mmlu.py ``parse_question_answer``).
             return Brief(
                 phase="answer",
-                instructions="Answer the question on your own and explain your reasoning. "
-                "You will see the other participants' answers only after this round.",
+                instructions="Can you answer the following question as accurately as "
+                "possible? Explain your answer.",
                 context="none",
             )
+        # Du et al.'s round prompt, word for word (``agents.prompts.du_round_message``); the
+        # agent's own earlier replies are replayed as its conversation, as in their code.
         return Brief(
             phase="revise",
-            instructions="These are the other participants' answers so far. Use them as "
-            "additional advice: examine their reasoning and yours, then give an updated "
-            "answer with your reasoning (keep your answer if you still think it is right).",
-            context="transcript",
+            instructions="Using the reasoning from other agents as additional advice, can you "
+            "give an updated answer? Examine your solution and that other agents step by step.",
+            context="others",
         )

@@ -136,6 +136,7 @@ def session_document(session: DebateSession, *, metrics: bool = True) -> dict[st
             "options": session.options,
             "tolerance": session.tolerance,
             "gold_answer": session.gold_answer,
+            "passage": session.passage,
             "status": session.status,
             "protocol": protocol,
             "protocol_settings": refs.map_settings(protocol, session.protocol_settings, keys.p),

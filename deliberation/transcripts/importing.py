@@ -139,6 +139,8 @@ def check_document(doc: Any) -> dict[str, Any]:
     for name in ("title", "question", "answer_format", "status", "protocol", "created_by"):
         if not isinstance(s.get(name), str):
             raise ImportProblem(f"session.{name} is missing or not text")
+    if not isinstance(s.get("passage") or "", str):
+        raise ImportProblem("session.passage is not text")
     choices = {
         "answer_format": DebateSession.AnswerFormat.values,
         "status": DebateSession.Status.values,
@@ -309,6 +311,7 @@ def _create(number: int, doc: dict[str, Any], report: ImportReport) -> ImportedS
         options=s.get("options") or [],
         tolerance=s.get("tolerance") or 0.0,
         gold_answer=s.get("gold_answer"),
+        passage=s.get("passage") or "",
         status=s["status"],
         protocol=protocol,
         protocol_settings={},

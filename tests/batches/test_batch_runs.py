@@ -166,9 +166,7 @@ def test_agreement_per_round_is_computed_over_the_questions_as_units(tmp_path, o
                 )
                 row.append(OPTIONS.index(post.answer) if post else math.nan)
             rows.append(row)
-        expected_alpha = krippendorff.alpha(
-            reliability_data=rows, level_of_measurement="nominal"
-        )
+        expected_alpha = krippendorff.alpha(reliability_data=rows, level_of_measurement="nominal")
         assert table.agreement[number]["alpha"] == pytest.approx(expected_alpha)
         complete = [col for col in zip(*rows, strict=True) if not any(map(math.isnan, col))]
         counts, _ = aggregate_raters([[int(x) for x in col] for col in complete])

@@ -59,9 +59,9 @@ async def test_a_socket_that_missed_the_news_is_refused_on_its_next_frame(modera
     async with ws_connect(alice, session.pk) as ws:
         assert (await ws.connect())[0]
         # A bulk update sends no signal, as when an operator edits the database directly.
-        await database_sync_to_async(
-            type(alice).objects.filter(pk=alice.pk).update
-        )(is_active=False)
+        await database_sync_to_async(type(alice).objects.filter(pk=alice.pk).update)(
+            is_active=False
+        )
         await ws.send_to(json.dumps({"type": "post", "text": "Still here?", "answer": "Yes"}))
         assert await closed_with(ws) == 4403
     assert not await database_sync_to_async(

@@ -164,7 +164,7 @@ def test_briefs_match_the_round(name):
         for slot in d.expected:
             brief = d.protocol.brief(d.state, slot)
             assert isinstance(brief, Brief) and brief.instructions
-            assert brief.context in ("transcript", "grouped", "none")
+            assert brief.context in ("transcript", "grouped", "others", "none")
             assert brief.answer_kind in ("answer", "review", "verdict")
             assert brief.target_id == slot[1]
             if brief.answer_kind == "verdict":
@@ -219,8 +219,10 @@ def test_protocol_base_defaults():
     assert [s.name for s in COMMON_SETTINGS] == [
         "turn_seconds",
         "anonymise",
+        "revision_nudge",
         "shuffle_options",
         "shuffle_others",
+        "agent_opinions",
     ]
 
 

@@ -181,3 +181,8 @@ def test_check_participants_messages():
 def test_settings_validation(raw):
     with pytest.raises(SettingsError):
         Judged().clean_settings(raw)
+
+
+def test_a_tie_of_judges_has_no_answer_by_default_as_in_the_source():
+    # Khan et al. count a tied vote of judgements as not correct (correct_true > correct_false).
+    assert Judged().defaults["tie_break"] == "none"

@@ -122,15 +122,15 @@ def test_pause_stops_requests_and_resume_asks_whoever_is_still_pending():
     assert d.resume() == [RequestTurn(ALICE.id), RequestTurn(BOB.id)]
 
 
-def test_brief_first_round_independent_then_transcript():
+def test_brief_first_round_independent_then_the_others_solutions():
     d = sim(3)
     d.start()
     first = d.protocol.brief(d.state, (ADA.id, None))
     assert (first.phase, first.context, first.answer_kind) == ("answer", "none", "answer")
     d.advance()
     later = d.protocol.brief(d.state, (ADA.id, None))
-    assert (later.phase, later.context) == ("revise", "transcript")
-    assert "other participants' answers" in later.instructions
+    assert (later.phase, later.context) == ("revise", "others")  # Du et al.'s round prompt
+    assert later.instructions.startswith("Using the reasoning from other agents")
 
 
 def test_answers_of_the_open_round_are_sealed_until_it_closes():

@@ -20,7 +20,8 @@ engine fills with these keys:
     the round number and the protocol's phase name.
 ``answer_kind``
     ``"answer"``, ``"review"`` (score another participant's solution) or ``"verdict"`` (a
-    judge names the answer it finds most likely correct, with its probability), or
+    judge names the answer it finds most likely correct, with its probability), ``"opinion"``
+    (after a round closed, the agent's private opinion: see "Private opinions" below), or
     ``"entailment"``: the judge of meaning (``deliberation.agents.equivalence``) asks whether
     ``text1`` entails ``text2``; see :func:`simulated_entailment` for the stand-in's rule.
 ``text1``, ``text2``
@@ -36,6 +37,8 @@ engine fills with these keys:
     the session's format, the agent answers it (debaters argue for their assigned side).
 ``target_answer``
     reviews: the reviewed participant's answer.
+``public_answer``
+    opinion requests: the agent's own usable public answer of the round just closed, or None.
 ``repair``
     True for the one follow-up request sent when the previous reply could not be parsed.
 ``batch``
@@ -71,6 +74,17 @@ Behaviour parameters (a profile's ``parameters["simulated"]``, all optional):
     answer and confidence), unless ``format_error_rate >= 1``.
 ``confidence_range`` ([lo, hi], default [0.55, 0.95])
     the stated confidence is drawn uniformly from it.
+``private_divergence`` (0..1, default 0)
+    opinion requests: the probability that an agent that answered freely in public privately
+    holds a freshly drawn answer (with ``accuracy``) instead of its public one: public
+    compliance without private acceptance.
+
+Private opinions (``answer_kind="opinion"``, ``deliberation.agents.opinions``): an agent that
+argued an assigned answer, or an adversary, privately holds a fresh draw with ``accuracy`` (what
+it believes when not bound to a side); any other agent privately holds its ``public_answer``,
+except with probability ``private_divergence`` (then a fresh draw); with no public answer, a
+fresh draw. The confidence is drawn from ``confidence_range``; the reply is a sentence and the
+usual ANSWER/CONFIDENCE lines (``format_error_rate`` and the repair request apply as for turns).
 
 Update order within a turn: an assigned answer, then adversarial, then a stubborn keep, then
 conformity, then a fresh draw with ``accuracy``. A reviewer's belief is its assigned or
@@ -140,6 +154,7 @@ PARAMETERS = (
     "adversarial",
     "format_error_rate",
     "confidence_range",
+    "private_divergence",
 )
 _MAX_TRIES = 200
 
@@ -154,6 +169,7 @@ class Behaviour:
     adversarial: bool | str = False
     format_error_rate: float = 0.0
     confidence_range: tuple[float, float] = (0.55, 0.95)
+    private_divergence: float = 0.0
 
     @classmethod
     def from_params(cls, params: dict[str, Any]) -> Behaviour:
@@ -167,7 +183,7 @@ class Behaviour:
         values: dict[str, Any] = {}
         if params.get("accuracy") is not None:
             values["accuracy"] = _probability("accuracy", params["accuracy"])
-        for name in ("stubbornness", "conformity", "format_error_rate"):
+        for name in ("stubbornness", "conformity", "format_error_rate", "private_divergence"):
             if params.get(name) is not None:
                 values[name] = _probability(name, params[name])
         if params.get("adversarial") is not None:
@@ -219,7 +235,7 @@ class Plan:
     answer: Any  # None for a review
     confidence: float
     score: int | None  # reviews only
-    source: str  # assigned, adversarial, stubborn, conform, fresh, review
+    source: str  # assigned, adversarial, stubborn, conform, fresh, review, private
 
 
 class SimulatedBackend:
@@ -263,6 +279,13 @@ class SimulatedBackend:
         low, high = self.behaviour.confidence_range
         confidence = round(rng.confidence.uniform(low, high), 2)
         fixed = self._fixed(ctx, fmt, options, tolerance)
+        if ctx.get("answer_kind") == "opinion":
+            return Plan(
+                self._private(ctx, fmt, options, tolerance, fixed, rng.decide),
+                confidence,
+                None,
+                "private",
+            )
         if fixed is not None and fixed[1] == "adversarial":
             confidence = round(rng.confidence.uniform(0.9, 0.99), 2)
         if ctx.get("answer_kind") == "review":
@@ -283,6 +306,17 @@ class SimulatedBackend:
             return Plan(fixed[0], confidence, None, fixed[1])
         answer, source = self._update(ctx, fmt, options, tolerance, rng.decide)
         return Plan(answer, confidence, None, source)
+
+    def _private(self, ctx, fmt, options, tolerance, fixed, rng: random.Random) -> Any:
+        """The private opinion after a round (see "Private opinions" in the module docstring)."""
+        diverge = rng.random()  # always drawn: the order stays fixed
+        public = ctx.get("public_answer")
+        if fixed is None and public is not None and diverge >= self.behaviour.private_divergence:
+            try:
+                return clean_answer(public, fmt, options)
+            except AnswerError:
+                pass
+        return self._fresh(ctx, fmt, options, tolerance, rng)
 
     def _fixed(self, ctx, fmt, options, tolerance) -> tuple[Any, str] | None:
         """An assigned answer, else the adversary's answer, else None."""
@@ -432,6 +466,8 @@ def _argument(plan: Plan, ctx: dict[str, Any], fmt: str, rng: random.Random) -> 
             f"In particular, {rng.choice(REASONS)}."
         )
     shown = _shown(plan.answer, fmt)
+    if plan.source == "private":
+        return f"{rng.choice(OPENERS)} Privately, I believe the answer is {shown}."
     if plan.source == "adversarial":
         first, second = rng.sample(PERSUADERS, 2)
         return (

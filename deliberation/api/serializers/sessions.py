@@ -7,6 +7,7 @@ from rest_framework import serializers
 
 from deliberation.debates.controls import CONTROL_ACTIONS
 from deliberation.debates.models import DebateSession
+from deliberation.debates.presentation import passage_hidden
 from deliberation.protocols.registry import PROTOCOLS
 
 from .common import AgentRefField
@@ -50,6 +51,13 @@ class SessionCreateSerializer(serializers.Serializer):
     tolerance = serializers.FloatField(min_value=0, default=0.0)
     gold_answer = serializers.JSONField(
         required=False, allow_null=True, help_text="The known correct answer, if any."
+    )
+    passage = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=200_000,
+        help_text="Judged debate: the source text the debaters see and quote (in "
+        "<quote>...</quote> tags) and the judges do not see (Khan et al. 2024).",
     )
     protocol = serializers.ChoiceField(choices=list(PROTOCOLS), default="round_robin")
     settings = serializers.DictField(
@@ -106,10 +114,23 @@ class SessionDetailSerializer(serializers.ModelSerializer):
         allow_null=True, help_text="Moderators only: others join with it."
     )
     gold_answer = serializers.JSONField(allow_null=True, help_text="Moderators only.")
+    passage = serializers.CharField(
+        allow_null=True,
+        allow_blank=True,
+        help_text="The judged debate's source text; null for judges until the session has "
+        "finished (they judge by the quotes alone).",
+    )
     state = serializers.JSONField(
         help_text="Round, phase, who is expected, participants (as you see them), and the "
         "outcome once finished."
     )
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        me = instance.get("me") if isinstance(instance, dict) else None
+        if passage_hidden((me or {}).get("role"), data.get("status")):
+            data["passage"] = None
+        return data
 
     class Meta:
         model = DebateSession
@@ -121,6 +142,7 @@ class SessionDetailSerializer(serializers.ModelSerializer):
             "options",
             "tolerance",
             "gold_answer",
+            "passage",
             "status",
             "protocol",
             "settings",

@@ -37,6 +37,7 @@ SESSION_FIELDS = {
     "options": "options",
     "tolerance": "tolerance",
     "gold_answer": "gold_answer",
+    "passage": "passage",
     "protocol_settings": "settings",
 }
 POST_FIELDS = {
@@ -142,6 +143,7 @@ class SessionList(GenericAPIView):
             join_role=data["join_role"],
             agent_profiles=data["agents"],
             judge_profile=data.get("judge"),
+            passage=data.get("passage") or "",
         )
         me = services.participant_for(session.pk, request.user)
         return Response(session_detail(session, me), status=status.HTTP_201_CREATED)
