@@ -444,9 +444,14 @@ def test_protocol_runs_live_with_a_person_and_two_agents(app_server, moderator, 
         )
 
         if protocol == "peer_review":
-            reviews = mod_page.locator("#transcript article.by-human", has_text="Review score")
+            # The paper's score: the reviewer's confidence in their own feedback.
+            reviews = mod_page.locator(
+                "#transcript article.by-human", has_text="Confidence in this feedback"
+            )
             expect(reviews).to_have_count(2)
-            expect(reviews.locator(".answer")).to_have_text(["Review score: 7/10"] * 2)
+            expect(reviews.locator(".answer")).to_have_text(
+                ["Confidence in this feedback: 7/10"] * 2
+            )
             expect(reviews.locator("header")).to_contain_text(["reviews Ada", "reviews Bo"])
         if protocol == "judged":
             # alice read the debaters under aliases (herself under her name); the verdict is hers.
