@@ -150,13 +150,16 @@ def build_messages(
     judge_without_passage: bool = False,
     history: Sequence[tuple[str | None, list[str]]] = (),
     revision_nudge: bool = False,
+    demonstrations: Sequence[dict[str, str]] = (),
 ) -> list[dict[str, str]]:
     """Return OpenAI-style chat messages for one turn.
 
     ``transcript`` holds the posts the agent may see (``post_data`` dicts, already filtered and
     anonymised); ``groups`` the previous round's answers for the "grouped" context; ``history``
     for the "others" context (Du et al.): per earlier round, the agent's own reply (or None) and
-    the other agents' replies, replayed as their conversation.
+    the other agents' replies, replayed as their conversation; ``demonstrations`` (ReConcile's
+    convincing samples) come first as question / answer turns, as the authors' chat context
+    has them (``prepare_context_for_chat_assistant``).
     ``passage`` is a judged debate's hidden source text, given to debaters only, with Khan et
     al.'s quote rules; a judge of a debate with a passage gets instead their rules for reading
     verified and unverified quotes (``judge_without_passage``).
@@ -196,7 +199,8 @@ def build_messages(
         # The authors' order: their instruction (the brief's), then the groups.
         parts.append(f"{brief.instructions}\n\n{BEGIN}\n{body}\n{END}".lstrip())
     elif brief.context == "others":
-        return _du_conversation(system, parts, history, brief, format_instructions)
+        messages = _du_conversation(system, parts, history, brief, format_instructions)
+        return [messages[0], *demonstration_turns(demonstrations), *messages[1:]]
     else:
         parts.append("Answer independently: you do not see the other participants' answers.")
     task = f"It is now your turn ({progress}{phase})."
@@ -206,7 +210,27 @@ def build_messages(
         task += f" {brief.instructions}"
     parts.append(f"{task}\n{format_instructions}")
     user = "\n\n".join(parts)
-    return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    return [
+        {"role": "system", "content": system},
+        *demonstration_turns(demonstrations),
+        {"role": "user", "content": user},
+    ]
+
+
+def demonstration_turns(samples: Sequence[dict[str, str]]) -> list[dict[str, str]]:
+    """Each sample as the authors' pair of turns: "Q: {question}", then the convincing
+    explanation and answer (ours end with our ANSWER line instead of their JSON)."""
+    turns = []
+    for sample in samples:
+        turns.append({"role": "user", "content": f"Q: {_neutralise(sample['question'])}"})
+        turns.append(
+            {
+                "role": "assistant",
+                "content": f"{_neutralise(sample['explanation'])}\n"
+                f"ANSWER: {_neutralise(sample['answer'])}",
+            }
+        )
+    return turns
 
 
 def _du_conversation(system, parts, history, brief: Brief, format_instructions: str):

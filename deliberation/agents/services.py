@@ -336,6 +336,12 @@ def _build_request(
         groups=groups,
         history=history,
         revision_nudge=bool(session.protocol_settings.get("revision_nudge")),
+        # ReConcile: each agent learns from the others' convincing samples, not its own.
+        demonstrations=[
+            sample
+            for sample in session.protocol_settings.get("convincing_samples") or []
+            if sample.get("source") != profile.name
+        ],
         target_name=target_name,
         # The passage is the debaters' alone: a judge reads only the quotes, marked verified or
         # not (Khan et al. 2024's information asymmetry).

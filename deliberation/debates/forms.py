@@ -30,6 +30,9 @@ def setting_field(setting: Setting) -> forms.Field:
         return forms.FloatField(min_value=setting.min, max_value=setting.max, **common)
     if setting.kind == "choice":
         return forms.ChoiceField(choices=[(c, c) for c in setting.choices], **common)
+    if setting.kind == "samples":
+        common["initial"] = ""
+        return forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), **common)
     common["initial"] = " ".join(str(i) for i in setting.default or [])
     return forms.CharField(**common)
 

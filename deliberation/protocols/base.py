@@ -253,8 +253,9 @@ class SettingsError(ValueError):
 class Setting:
     """One declared setting: type, default, bounds and a help text for the create form.
 
-    ``kind`` is "int", "float", "bool", "choice" or "ids" (a list of participant ids, e.g. a
-    speaking order; empty means "the default order").
+    ``kind`` is "int", "float", "bool", "choice", "ids" (a list of participant ids, e.g. a
+    speaking order; empty means "the default order") or "samples" (demonstrations: a list of
+    ``{"question", "answer", "explanation", "source"}`` objects, or the same as JSON lines).
     """
 
     name: str
@@ -283,6 +284,8 @@ class Setting:
             if value not in self.choices:
                 raise SettingsError(f"{self.name} must be one of {', '.join(self.choices)}")
             return value
+        if self.kind == "samples":
+            return clean_samples(self.name, value)
         if self.kind == "ids":
             if isinstance(value, str):
                 value = [v for v in value.replace(",", " ").split() if v]
@@ -311,6 +314,55 @@ class Setting:
                 raise SettingsError(f"{self.name} must be at most {self.max:g}")
             raise SettingsError(f"{self.name} must be between {self.min:g} and {self.max:g}")
         return number
+
+
+MAX_SAMPLES = 20
+MAX_SAMPLE_CHARS = 4000
+
+
+def clean_samples(name: str, value: Any) -> list[dict[str, str]]:
+    """Demonstrations such as ReConcile's convincing samples: each a question, its answer and
+    the explanation that convinced, and optionally ``source``, the agent (profile name) whose
+    explanation it is (that agent is not shown its own samples). A list, or JSON lines."""
+    import json
+
+    if isinstance(value, str):
+        rows = []
+        for number, line in enumerate(value.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except ValueError:
+                raise SettingsError(f"{name}: line {number} is not a JSON object") from None
+        value = rows
+    if not isinstance(value, list):
+        raise SettingsError(f"{name} must be a list of samples")
+    if len(value) > MAX_SAMPLES:
+        raise SettingsError(f"{name}: at most {MAX_SAMPLES} samples")
+    out = []
+    for number, row in enumerate(value, start=1):
+        if not isinstance(row, dict):
+            raise SettingsError(f"{name}: sample {number} must be an object")
+        unknown = set(row) - {"question", "answer", "explanation", "source"}
+        if unknown:
+            raise SettingsError(f"{name}: sample {number} has unknown key(s) {sorted(unknown)}")
+        sample = {}
+        for key in ("question", "answer", "explanation", "source"):
+            text = row.get(key)
+            if text is None and key == "source":
+                continue
+            if isinstance(text, bool) or not isinstance(text, str | int | float):
+                raise SettingsError(f"{name}: sample {number} needs a text '{key}'")
+            text = str(text).strip()
+            if not text or len(text) > MAX_SAMPLE_CHARS:
+                raise SettingsError(
+                    f"{name}: sample {number}'s '{key}' must have 1 to {MAX_SAMPLE_CHARS} "
+                    "characters"
+                )
+            sample[key] = text
+        out.append(sample)
+    return out
 
 
 MAX_ROUNDS = 50

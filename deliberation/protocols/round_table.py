@@ -23,7 +23,7 @@ ACL 2024.
 
 from __future__ import annotations
 
-from .base import Brief, SessionState, Slot, TurnProtocol, unanimous
+from .base import Brief, SessionState, Setting, Slot, TurnProtocol, unanimous
 from .common import latest_answers, rounds_setting
 
 
@@ -52,6 +52,15 @@ class RoundTable(TurnProtocol):
             3,
             help="The most rounds, the first (independent answers) included; the session stops "
             "earlier once everyone agrees.",
+        ),
+        Setting(
+            "convincing_samples",
+            "samples",
+            [],
+            label="Convincing samples",
+            help='ReConcile\'s demonstrations, one JSON object per line: {"question", '
+            '"answer", "explanation", "source"}. Every agent sees them before the question, '
+            "except its own (source = its profile name).",
         ),
     )
     sequential = False

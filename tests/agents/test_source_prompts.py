@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections import Counter
 from types import SimpleNamespace
 
+import pytest
+
 from deliberation.agents.prompts import (
     DU_PREFIX,
     DU_SUFFIX,
@@ -92,3 +94,55 @@ def test_the_change_your_mind_clause_only_with_its_setting():
 
     assert REVISION_NUDGE not in system(False)
     assert REVISION_NUDGE in system(True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reconcile_convincing_samples_come_first_and_never_an_agents_own(
+    moderator, simulated_agent
+):
+    """ReConcile's run.py gives each model the other models' convincing samples as
+    "Q: ..." / answer turns before the question."""
+    from deliberation.agents.models import AgentTurn
+    from deliberation.agents.services import run_locally
+    from deliberation.debates import controls, services
+    from deliberation.protocols.base import SettingsError
+    from deliberation.protocols.registry import get_protocol
+
+    samples = [
+        {
+            "question": "Is ice cold?",
+            "answer": "Yes",
+            "explanation": "It is frozen.",
+            "source": "Ada",
+        },
+        {"question": "Is fire cold?", "answer": "No", "explanation": "It burns.", "source": "Bo"},
+    ]
+    session = services.create_session(
+        moderator=moderator,
+        title="Samples",
+        question="Is snow cold?",
+        options=["Yes", "No"],
+        protocol="round_table",
+        protocol_settings={"rounds": 1, "convincing_samples": samples},
+        agent_profiles=[simulated_agent("Ada", seed=1), simulated_agent("Bo", seed=2)],
+    )
+    run_locally(lambda: controls.control(session.participants.get(role="moderator"), "start"))
+    for turn in AgentTurn.objects.filter(session=session).select_related("participant"):
+        prompt = turn.prompt
+        assert len(prompt) > 3, [m["role"] for m in prompt]
+        own = "Is ice cold?" if turn.participant.display_name == "Ada" else "Is fire cold?"
+        other = "Is fire cold?" if own == "Is ice cold?" else "Is ice cold?"
+        assert prompt[1] == {"role": "user", "content": f"Q: {other}"}
+        assert prompt[2]["role"] == "assistant" and prompt[2]["content"].startswith("It ")
+        assert all(own not in m["content"] for m in prompt)
+        assert "Is snow cold?" in prompt[-1]["content"]
+    # JSON lines from the form; bad rows named.
+    protocol = get_protocol("round_table")
+    text = '{"question": "Q1", "answer": "A", "explanation": "E"}\n'
+    assert protocol.clean_settings({"convincing_samples": text})["convincing_samples"] == [
+        {"question": "Q1", "answer": "A", "explanation": "E"}
+    ]
+    with pytest.raises(SettingsError, match="line 1"):
+        protocol.clean_settings({"convincing_samples": "not json"})
+    with pytest.raises(SettingsError, match="sample 1 needs a text 'explanation'"):
+        protocol.clean_settings({"convincing_samples": [{"question": "Q", "answer": "A"}]})

@@ -81,7 +81,7 @@ def test_each_protocol_describes_itself(name):
     assert "arXiv" in module_doc or name in ("round_robin", "free_debate")
     for setting in p.settings_schema:
         assert setting.label and setting.help, setting.name
-        assert setting.kind in ("int", "float", "bool", "choice", "ids")
+        assert setting.kind in ("int", "float", "bool", "choice", "ids", "samples")
         if setting.kind in ("int", "float"):
             assert setting.min is not None and setting.max is not None, setting.name
     names = [s.name for s in p.all_settings]
@@ -95,9 +95,14 @@ def test_each_protocol_rejects_unknown_and_badly_typed_settings(name):
     with pytest.raises(SettingsError, match=r"unknown setting.*bogus"):
         p.clean_settings({"bogus": 1})
     for setting in p.settings_schema:
-        bad = {"int": "many", "float": "lots", "bool": "perhaps", "ids": "a, b", "choice": "x"}[
-            setting.kind
-        ]
+        bad = {
+            "int": "many",
+            "float": "lots",
+            "bool": "perhaps",
+            "ids": "a, b",
+            "choice": "x",
+            "samples": "{not json",
+        }[setting.kind]
         with pytest.raises(SettingsError, match=setting.name):
             p.clean_settings({setting.name: bad})
         if setting.kind in ("int", "float"):
