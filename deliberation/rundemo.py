@@ -143,7 +143,7 @@ def main() -> int:
         manage("collectstatic", "--noinput", "--verbosity", "0")
         seed_output = manage("seed_demo", capture=True)
 
-        web = [sys.executable, "-m", "daphne", "-b", host, "-p", str(port)]
+        web = [sys.executable, "-m", "daphne", "--no-server-name", "-b", host, "-p", str(port)]
         children["web"] = _start("web server", [*web, "deliberation.asgi:application"])
         queue = os.environ.get("CELERY_QUEUE", "deliberation")
         worker = [sys.executable, "-m", "celery", "-A", "deliberation", "worker", "-Q", queue]

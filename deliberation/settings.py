@@ -193,11 +193,7 @@ STORAGES = {
     },
 }
 
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
-)
-SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# HTTPS, cookies and security headers: see the "HTTP security" block at the end of this file.
 
 LOGGING = {
     "version": 1,
@@ -283,3 +279,75 @@ SEMANTIC_JUDGE_RETRY_SECONDS = 60.0
 # non-strict rule (no contradiction, and not both neutral).
 SEMANTIC_JUDGE_STRICT = env_bool("DELIBERATION_SEMANTIC_JUDGE_STRICT", True)
 # --- end of the semantic entropy block ---
+
+# --- HTTP security: HTTPS, cookies, headers, CSP (docs/security.md, sections 4 and 6) ---
+# Production (DEBUG off and DELIBERATION_DEV unset) is HTTPS-only by default: HTTP redirects to
+# HTTPS, cookies are Secure, HSTS is sent. DELIBERATION_HTTPS=0 turns these defaults off at once
+# (a plain-HTTP trial); every setting below can also be set on its own from the environment.
+# Developer mode (`make demo`, `make test`, CI over http://127.0.0.1) keeps them off.
+HTTPS_ONLY = env_bool("DELIBERATION_HTTPS", not DEBUG and not os.environ.get("DELIBERATION_DEV"))
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (and strips it from clients).
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_TLS_PROXY", False) else None
+)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", HTTPS_ONLY)
+SECURE_REDIRECT_EXEMPT = env_list("DJANGO_SECURE_REDIRECT_EXEMPT", "")
+# SECURE_COOKIES is the older name of the switch; both cookies follow it unless set apart.
+SESSION_COOKIE_SECURE = env_bool(
+    "DJANGO_SESSION_COOKIE_SECURE", env_bool("SECURE_COOKIES", HTTPS_ONLY)
+)
+CSRF_COOKIE_SECURE = env_bool("DJANGO_CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+# HSTS (sent on HTTPS responses only). "preload" only allows submitting the domain to the
+# browsers' preload list; nothing is submitted by it.
+SECURE_HSTS_SECONDS = int(
+    os.environ.get("DJANGO_SECURE_HSTS_SECONDS", "31536000" if HTTPS_ONLY else "0")
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS_ONLY)
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", HTTPS_ONLY)
+SECURE_CONTENT_TYPE_NOSNIFF = env_bool("DJANGO_SECURE_CONTENT_TYPE_NOSNIFF", True)
+SECURE_REFERRER_POLICY = os.environ.get("DJANGO_SECURE_REFERRER_POLICY", "same-origin")
+SECURE_CROSS_ORIGIN_OPENER_POLICY = os.environ.get(
+    "DJANGO_SECURE_CROSS_ORIGIN_OPENER_POLICY", "same-origin"
+)
+X_FRAME_OPTIONS = os.environ.get("DJANGO_X_FRAME_OPTIONS", "DENY")
+# Content-Security-Policy and Permissions-Policy (deliberation/security_headers.py), on every
+# response. No inline script or style anywhere: templates load JS and CSS from static/.
+# connect-src also gets ws:// and wss:// of the request's own host. The Swagger UI page marks
+# its inline script and style with a per-request nonce.
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
+# DELIBERATION_CSP_REPORT_ONLY=1: send the policy as Content-Security-Policy-Report-Only (to try
+# a changed policy on a live site without enforcing it).
+CONTENT_SECURITY_POLICY_REPORT_ONLY = env_bool("DELIBERATION_CSP_REPORT_ONLY", False)
+# Browser features no page uses are switched off for the page and every frame.
+PERMISSIONS_POLICY = {
+    feature: []
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "usb",
+    )
+}
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("whitenoise.middleware.WhiteNoiseMiddleware") + 1,
+    "deliberation.security_headers.SecurityHeadersMiddleware",
+)
+# --- end of the HTTP security block ---

@@ -169,7 +169,8 @@ def run_servers(log_dir: Path, *, worker: bool = True, **extra_env: str):
     env.pop("CELERY_BROKER_URL", None)  # the broker is the same Redis as everything else
     commands = {
         "daphne": [
-            *(sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)),
+            *(sys.executable, "-m", "daphne", "--no-server-name"),
+            *("-b", "127.0.0.1", "-p", str(port)),
             "deliberation.asgi:application",
         ],
     }

@@ -17,13 +17,14 @@ memory stays flat and the number of queries grows with the number of chunks, not
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Prefetch
+
+from deliberation import csvsafe
 
 from .aggregation import aggregate_project, label_text
 from .models import Annotator, Item, Label, Project
@@ -39,7 +40,7 @@ class _Echo:
 
 
 def _csv(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    writer = csvsafe.writer(_Echo())
     for row in rows:
         yield writer.writerow(row)
 

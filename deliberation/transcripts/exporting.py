@@ -9,7 +9,6 @@ sequence numbers, so export -> import -> export gives the same bytes.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 
+from deliberation import csvsafe
 from deliberation.debates.engine import ABSTENTION_EVENTS
 from deliberation.debates.models import DebateSession, Participant, Post
 from deliberation.moderation.metrics import session_metrics
@@ -375,7 +375,7 @@ def cell(value: Any) -> Any:
 
 def iter_posts_csv(sessions, *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]:
     """One row per post, every kind, in sequence order within each session."""
-    writer = csv.writer(_Echo())
+    writer = csvsafe.writer(_Echo())
     yield writer.writerow(POST_COLUMNS)
     for session in iter_sessions(sessions, chunk_size, full=False):
         people = {p.pk: p for p in session.participants.all()}
@@ -414,7 +414,7 @@ def iter_answers_csv(sessions, *, chunk_size: int = CHUNK_SIZE) -> Iterator[str]
     passed), "skipped" (by the moderator) or empty (no contribution): only "answered" rows carry
     an answer. The private opinion of that round, if any, is given beside the public answer.
     """
-    writer = csv.writer(_Echo())
+    writer = csvsafe.writer(_Echo())
     yield writer.writerow(ANSWER_COLUMNS)
     speaking = (Participant.Role.DEBATER, Participant.Role.JUDGE)
     for session in iter_sessions(sessions, chunk_size, full=False):

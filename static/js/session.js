@@ -125,4 +125,10 @@
       document.getElementById("post-submit").click();
     }
   });
+
+  // The invite link selects itself when clicked, ready to copy.
+  document.addEventListener("click", function (evt) {
+    var el = evt.target;
+    if (el && el.classList && el.classList.contains("select-on-click")) el.select();
+  });
 })();

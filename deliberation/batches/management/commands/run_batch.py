@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import sys
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from deliberation import csvsafe
 from deliberation.agents.services import run_locally
 from deliberation.batches import services
 from deliberation.batches.models import BatchRun
@@ -86,7 +86,7 @@ class Command(BaseCommand):
         self._print(table)
         if opts["out"]:
             with open(opts["out"], "w", newline="") as fh:
-                writer = csv.writer(fh)
+                writer = csvsafe.writer(fh)
                 writer.writerows(table.rows())
                 if table.cost_of_pass:  # the cost-of-pass table, after an empty row
                     writer.writerow([])
