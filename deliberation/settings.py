@@ -147,12 +147,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deliberation.debates.tasks.sweep_deadlines",
         "schedule": float(os.environ.get("DEADLINE_SWEEP_SECONDS", "30")),
     },
+    # Agent turns whose worker died (expired lease) are ended and requeued; queued turns with
+    # no task (the broker was down when they were enqueued) are sent again.
+    "sweep-agent-turns": {
+        "task": "deliberation.agents.tasks.sweep_agent_turns",
+        "schedule": float(os.environ.get("AGENT_TURN_SWEEP_SECONDS", "30")),
+    },
     # Webhook attempts whose task was lost (a worker died) are sent again.
     "retry-webhooks": {
         "task": "deliberation.webhooks.tasks.retry_due",
         "schedule": 60.0,
     },
 }
+# A queued agent turn that no task has claimed for this long has lost its task: re-sent.
+AGENT_TURN_RESEND_AFTER_SECONDS = float(os.environ.get("AGENT_TURN_RESEND_AFTER_SECONDS", "60"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "8"))
 WEBHOOK_BACKOFF_SECONDS = float(os.environ.get("WEBHOOK_BACKOFF_SECONDS", "10"))
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS", "10"))

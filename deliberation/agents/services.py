@@ -7,6 +7,7 @@ turn row, locked, is still ``running``; so a duplicated or redelivered task neve
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -17,7 +18,8 @@ from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from deliberation.debates import broadcast, engine
@@ -73,6 +75,8 @@ def requeue_turns(session: DebateSession) -> int:
             "pk", flat=True
         )
     )
+    # Sent now: the sweeper leaves them alone until a task has had time to claim them.
+    AgentTurn.objects.filter(pk__in=ids).update(lease_until=_claim_due())
     for turn_id in ids:
         transaction.on_commit(lambda turn_id=turn_id: enqueue_turn(turn_id))
     return len(ids)
@@ -84,12 +88,120 @@ _local_queue: list[int] | None = None
 
 
 def enqueue_turn(turn_id: int) -> None:
+    """Send the turn's task. Never raises: this runs in ``on_commit`` callbacks, after the
+    caller's transaction committed, where an exception would crash a socket or a view and skip
+    the callbacks after it (the state broadcast). A turn whose task could not be sent (the
+    broker is down) stays ``queued``, and :func:`sweep_turns` sends it again."""
     if _local_queue is not None:
         _local_queue.append(turn_id)
         return
     from .tasks import run_agent_turn
 
-    run_agent_turn.delay(turn_id)
+    try:
+        run_agent_turn.delay(turn_id)
+    except Exception:  # kombu raises a variety of connection errors; none may reach the caller
+        log.warning(
+            "could not enqueue agent turn %s; it stays queued for the sweeper",
+            turn_id,
+            exc_info=True,
+        )
+
+
+def _resend_after() -> float:
+    return float(getattr(settings, "AGENT_TURN_RESEND_AFTER_SECONDS", 60))
+
+
+def _claim_due():
+    """For a queued turn, ``lease_until`` says by when a task should have claimed it (null:
+    ``created_at`` plus the same delay); past it, :func:`sweep_turns` sends the task again."""
+    return timezone.now() + timedelta(seconds=_resend_after())
+
+
+# --- recovery ------------------------------------------------------------------------------------
+def sweep_turns() -> dict[str, int]:
+    """Recover turns whose worker or task was lost; run by Celery beat (``sweep_agent_turns``).
+
+    - A ``running`` turn whose lease has passed lost its worker (killed, or the machine went
+      away): its attempt is ended like a failed one (``turn.reset`` to clients, the attempt
+      counted) and the turn goes back to the queue, or fails visibly when its attempts are used.
+    - A ``queued`` turn of a running session that no task has claimed in
+      ``AGENT_TURN_RESEND_AFTER_SECONDS`` lost its task (the broker was down at enqueue time, or
+      the message was lost): its task is sent again. A duplicate is harmless (the claim is
+      idempotent).
+
+    Safe to run in several processes at once: rows are taken with ``SKIP LOCKED`` and checked
+    again under their lock, so each turn is handled by one sweeper, once.
+    """
+    now = timezone.now()
+    expired = list(
+        AgentTurn.objects.filter(status=AgentTurn.Status.RUNNING, lease_until__lt=now)
+        .order_by("lease_until")
+        .values_list("pk", flat=True)
+    )
+    outcomes = [_expire_lease(turn_id) for turn_id in expired]
+    return {
+        "requeued": sum(o == "retry" for o in outcomes),
+        "failed": sum(o == "failed" for o in outcomes),
+        "cancelled": sum(o == "cancelled" for o in outcomes),
+        "resent": _resend_lost_tasks(),
+    }
+
+
+def _expire_lease(turn_id: int) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        turn = (
+            AgentTurn.objects.select_for_update(of=("self",), skip_locked=True)
+            .select_related("round", "participant")
+            .filter(pk=turn_id, status=AgentTurn.Status.RUNNING, lease_until__lt=now)
+            .first()
+        )
+        if turn is None:
+            return "skipped"  # finished meanwhile, or another sweeper or worker holds it
+        # Never wait for the session lock (a worker storing a reply holds it, then waits for
+        # this turn): skip, and the next sweep tries again.
+        session = (
+            DebateSession.objects.select_for_update(skip_locked=True)
+            .filter(pk=turn.session_id)
+            .first()
+        )
+        if session is None:
+            return "skipped"
+        log.warning("agent turn %s: lease expired (worker lost); ending the attempt", turn.pk)
+        if session.status == DebateSession.Status.FINISHED:
+            turn.status, turn.error = AgentTurn.Status.CANCELLED, "session finished"
+            turn.finished_at, turn.lease_until = now, None
+            turn.save(update_fields=["status", "error", "finished_at", "lease_until"])
+            broadcast.send_on_commit(session.pk, {"type": "turn.reset", "turn_id": turn.pk})
+            broadcast.send_on_commit(
+                session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
+            )
+            return "cancelled"
+        outcome = _end_attempt(
+            session, turn, "the worker running this turn stopped (lease expired)", retryable=True
+        )
+        if outcome.retry_in is not None and session.status == DebateSession.Status.RUNNING:
+            turn.lease_until = _claim_due()
+            turn.save(update_fields=["lease_until"])
+            transaction.on_commit(lambda: enqueue_turn(turn_id))
+        return outcome.status
+
+
+def _resend_lost_tasks() -> int:
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=_resend_after())
+    with transaction.atomic():
+        lost = list(
+            AgentTurn.objects.select_for_update(of=("self",), skip_locked=True)
+            .filter(status=AgentTurn.Status.QUEUED, session__status=DebateSession.Status.RUNNING)
+            .filter(Q(lease_until__isnull=True, created_at__lt=cutoff) | Q(lease_until__lt=now))
+            .values_list("pk", flat=True)
+        )
+        AgentTurn.objects.filter(pk__in=lost).update(lease_until=_claim_due())
+        for turn_id in lost:
+            log.warning("agent turn %s: queued with no task; sending it again", turn_id)
+            transaction.on_commit(lambda turn_id=turn_id: enqueue_turn(turn_id))
+    return len(lost)
 
 
 def run_locally(start, on_progress=None) -> int:
@@ -157,8 +269,32 @@ def shown_options(session: DebateSession, turn: AgentTurn, state=None) -> list[s
     return options
 
 
-def execute_turn(turn_id: int) -> Outcome:
-    """Run one attempt of an agent turn. Safe to call any number of times for the same turn."""
+class TurnStorageError(Exception):
+    """The database failed while this task was storing (or failing) the turn it holds.
+
+    The task retries with ``lease`` (the lease it held), which lets the retry end that attempt
+    and claim the turn again instead of finding it ``running`` and skipping it.
+    """
+
+    def __init__(self, turn_id: int, lease: str | None):
+        super().__init__(f"database error while storing agent turn {turn_id}")
+        self.turn_id, self.lease = turn_id, lease
+
+
+def execute_turn(turn_id: int, lease: str | None = None) -> Outcome:
+    """Run one attempt of an agent turn. Safe to call any number of times for the same turn.
+
+    ``lease``: given by a task retried after a database error (``TurnStorageError``); the
+    attempt that held exactly that lease is ended first (counted; ``turn.reset``), so the turn
+    is claimed again at once rather than after its lease expires.
+    Database errors while claiming propagate (nothing was changed; the task retries).
+    """
+    if lease is not None:
+        released = _record_failure(
+            turn_id, "database error while storing the reply", retryable=True, lease=lease
+        )
+        if released.status == "failed":
+            return released
     claimed = _claim(turn_id)
     if claimed is None:
         return Outcome("skipped")
@@ -175,12 +311,45 @@ def execute_turn(turn_id: int) -> Outcome:
         streamer.flush()
         retryable = isinstance(exc, SoftTimeLimitExceeded) or exc.retryable
         message = "the turn took too long" if isinstance(exc, SoftTimeLimitExceeded) else str(exc)
-        return _record_failure(turn.pk, message, retryable=retryable)
+        return _write(turn, lambda: _record_failure(turn.pk, message, retryable=retryable))
     except Exception as exc:  # a bug or an unexpected library error: fail visibly, never hang
         log.exception("agent turn %s crashed", turn_id)
-        return _record_failure(turn.pk, f"internal error: {exc!r}", retryable=False)
+        crash = f"internal error: {exc!r}"
+        return _write(turn, lambda: _record_failure(turn.pk, crash, retryable=False))
     latency_ms = int((time.monotonic() - started) * 1000)
-    return _store_reply(turn.pk, completion, repair, latency_ms)
+    return _write(turn, lambda: _store_reply(turn.pk, completion, repair, latency_ms))
+
+
+def _write(turn: AgentTurn, write) -> Outcome:
+    """Store the outcome of a claimed attempt so that a database error never leaves the turn
+    ``running``: a dropped connection is replaced and the write tried once more; if it fails
+    again the attempt is ended as a retryable failure; if even that fails, ``TurnStorageError``
+    makes the task retry (with backoff) holding its lease. Each write is one transaction, so a
+    failed one changed nothing (and one that did commit is seen as such: status no longer
+    ``running``, the write is skipped)."""
+    lease = turn.lease_until.isoformat() if turn.lease_until else None
+    for attempt in (1, 2):
+        try:
+            return write()
+        except DatabaseError as exc:
+            log.warning("agent turn %s: database error (try %s): %r", turn.pk, attempt, exc)
+            _drop_connection()
+            if not isinstance(exc, OperationalError | InterfaceError):
+                break  # not a connection problem: trying the same write again would not help
+    try:
+        return _record_failure(
+            turn.pk, "database error while storing the reply", retryable=True, lease=lease
+        )
+    except DatabaseError as exc:
+        _drop_connection()
+        raise TurnStorageError(turn.pk, lease) from exc
+
+
+def _drop_connection() -> None:
+    """Close this thread's connection after a database error: the next query opens a new one
+    (a connection the server terminated is never usable again)."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 @dataclass(frozen=True)
@@ -237,6 +406,9 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest, dict] | None:
             return None
         if turn.status == AgentTurn.Status.RUNNING and turn.lease_until and turn.lease_until > now:
             return None  # another worker holds it
+        taking_over = turn.status == AgentTurn.Status.RUNNING  # its worker is gone
+        if taking_over and turn.attempts >= limits["AGENT_TURN_MAX_ATTEMPTS"]:
+            return None  # no attempt left: the sweeper fails it visibly (sweep_turns)
         session = turn.session
         if session.status == DebateSession.Status.FINISHED:
             turn.status, turn.error, turn.finished_at = (
@@ -261,6 +433,8 @@ def _claim(turn_id: int) -> tuple[AgentTurn, CompletionRequest, dict] | None:
         turn.error = ""
         turn.save()
         audience = stream_audience(state, get_protocol(session.protocol), turn)
+        if taking_over:  # clients drop the lost attempt's partial text
+            broadcast.send_on_commit(session.pk, {"type": "turn.reset", "turn_id": turn.pk})
         broadcast.send_on_commit(
             session.pk,
             {"type": "turn.started", "turn": _turn_data(turn), **audience},
@@ -507,6 +681,10 @@ def _store_reply(turn_id: int, completion, repair: Repair | None, latency_ms: in
             .get(pk=turn_id)
         )
         if turn.status != AgentTurn.Status.RUNNING:
+            if turn.status == AgentTurn.Status.CANCELLED and not turn.reply:
+                # Ended with its session while the agent spoke: keep the reply for the record.
+                turn.reply = completion.text
+                turn.save(update_fields=["reply"])
             return Outcome("skipped")  # a duplicate delivery already finished this turn
         if session.status == DebateSession.Status.FINISHED:
             # The session ended while the agent spoke: keep the reply on the turn for the
@@ -608,8 +786,13 @@ def _read_answer(session, turn, completion, repair: Repair | None, state) -> _St
     return _Stored(text, answer, parsed.confidence, status, {})
 
 
-def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:
-    limits = settings.DELIBERATION
+def _record_failure(
+    turn_id: int, message: str, *, retryable: bool, lease: str | None = None
+) -> Outcome:
+    """End the running attempt: back to the queue (``retry``) or failed visibly.
+
+    With ``lease``, only the attempt holding exactly that lease is ended (a task retried after a
+    database error must not end an attempt that another worker has claimed since)."""
     with transaction.atomic():
         session_id = AgentTurn.objects.values_list("session_id", flat=True).get(pk=turn_id)
         session = DebateSession.objects.select_for_update().get(pk=session_id)
@@ -620,30 +803,41 @@ def _record_failure(turn_id: int, message: str, *, retryable: bool) -> Outcome:
         )
         if turn.status != AgentTurn.Status.RUNNING:
             return Outcome("skipped")
-        turn.error = message[:2000]
-        turn.lease_until = None
-        broadcast.send_on_commit(session.pk, {"type": "turn.reset", "turn_id": turn.pk})
-        if retryable and turn.attempts < limits["AGENT_TURN_MAX_ATTEMPTS"]:
-            turn.status = AgentTurn.Status.QUEUED
-            turn.save(update_fields=["status", "error", "lease_until"])
-            delay = limits["AGENT_TURN_RETRY_BACKOFF"] * 2 ** (turn.attempts - 1)
-            return Outcome("retry", retry_in=delay)
-        turn.status = AgentTurn.Status.FAILED
-        turn.finished_at = timezone.now()
-        turn.save(update_fields=["status", "error", "lease_until", "finished_at"])
-        broadcast.send_on_commit(
-            session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
-        )
-        # The provider's error may name its URL or echo a key: it stays on the turn row and
-        # in the post's ``detail``, which only moderators receive (presentation.present).
-        store_post(
-            session,
-            turn.round,
-            None,
-            Post.Kind.SYSTEM,
-            f"{engine.public_name(session, turn.participant)}'s turn failed after "
-            f"{turn.attempts} attempt{'s' if turn.attempts != 1 else ''}.",
-            data={"event": "turn_failed", "detail": message[:500]},
-        )
-        engine.dispatch(session, p.TurnFailed(turn.participant_id))
+        held = turn.lease_until.isoformat() if turn.lease_until else None
+        if lease is not None and held != lease:
+            return Outcome("skipped")
+        return _end_attempt(session, turn, message, retryable=retryable)
+
+
+def _end_attempt(session: DebateSession, turn: AgentTurn, message: str, *, retryable: bool):
+    """The body of :func:`_record_failure`; the caller holds the session and turn locks."""
+    limits = settings.DELIBERATION
+    turn.error = message[:2000]
+    turn.lease_until = None
+    broadcast.send_on_commit(session.pk, {"type": "turn.reset", "turn_id": turn.pk})
+    if retryable and turn.attempts < limits["AGENT_TURN_MAX_ATTEMPTS"]:
+        delay = limits["AGENT_TURN_RETRY_BACKOFF"] * 2 ** (turn.attempts - 1)
+        turn.status = AgentTurn.Status.QUEUED
+        # The task's retry claims it after ``delay``; the sweeper waits longer than that.
+        turn.lease_until = _claim_due() + timedelta(seconds=delay)
+        turn.save(update_fields=["status", "error", "lease_until"])
+        return Outcome("retry", retry_in=delay)
+    turn.status = AgentTurn.Status.FAILED
+    turn.finished_at = timezone.now()
+    turn.save(update_fields=["status", "error", "lease_until", "finished_at"])
+    broadcast.send_on_commit(
+        session.pk, {"type": "turn.ended", "turn_id": turn.pk, "status": turn.status}
+    )
+    # The provider's error may name its URL or echo a key: it stays on the turn row and
+    # in the post's ``detail``, which only moderators receive (presentation.present).
+    store_post(
+        session,
+        turn.round,
+        None,
+        Post.Kind.SYSTEM,
+        f"{engine.public_name(session, turn.participant)}'s turn failed after "
+        f"{turn.attempts} attempt{'s' if turn.attempts != 1 else ''}.",
+        data={"event": "turn_failed", "detail": message[:500]},
+    )
+    engine.dispatch(session, p.TurnFailed(turn.participant_id))
     return Outcome("failed")

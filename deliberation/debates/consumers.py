@@ -18,7 +18,9 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from . import access, broadcast, controls, services
+from deliberation.storable import unstorable
+
+from . import access, broadcast, controls, engine, services
 from .presentation import (
     Viewer,
     hidden_posts,
@@ -31,6 +33,26 @@ from .presentation import (
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+MAX_CLIENT_MSG_ID = 64  # as the API (PostCreateSerializer.client_msg_id)
+MAX_FRAME_DEPTH = 16  # nesting of objects and lists in one frame; ours need 3
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How deeply ``value`` nests (stops counting past ``limit``)."""
+    if limit < 0 or not isinstance(value, dict | list):
+        return 0
+    items = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(item, limit - 1) for item in items), default=0)
+
+
+def _session_id(raw: Any) -> int | None:
+    """The id in the URL, or None when it is not one (``/ws/sessions/abc/``)."""
+    text = str(raw)
+    if not (text.isascii() and text.isdigit()):
+        return None
+    value = int(text)
+    return value if 0 < value < 2**63 else None
 
 
 class SessionConsumer(AsyncWebsocketConsumer):
@@ -44,7 +66,11 @@ class SessionConsumer(AsyncWebsocketConsumer):
     # --- connection --------------------------------------------------------------------------
     async def connect(self) -> None:
         user = self.scope.get("user")
-        self.session_id = int(self.scope["url_route"]["kwargs"]["session_id"])
+        session_id = _session_id(self.scope["url_route"]["kwargs"].get("session_id"))
+        if session_id is None:
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        self.session_id = session_id
         if not getattr(user, "is_authenticated", False):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
@@ -70,18 +96,26 @@ class SessionConsumer(AsyncWebsocketConsumer):
         else:
             self.last_sent = since
             await self._send_posts_upto(None)
-        await self._send_json(
-            {
-                "type": "welcome",
-                "participant": {
-                    "id": self.participant.pk,
-                    "name": self.participant.display_name,
-                    "role": self.participant.role,
-                    "kind": self.participant.kind,
-                },
-                "last_seq": self.last_sent,
-            }
-        )
+        if self.fmt == "json":
+            # The state as this viewer sees it: a client that reconnects after its turn began
+            # learns it here (``session.state`` is only sent when the state changes).
+            state = await database_sync_to_async(self._current_state)()
+            await self._send_json(
+                {
+                    "type": "welcome",
+                    "participant": {
+                        "id": self.participant.pk,
+                        "name": self.participant.display_name,
+                        "role": self.participant.role,
+                        "kind": self.participant.kind,
+                    },
+                    "last_seq": self.last_sent,
+                    "state": state,
+                }
+            )
+
+    def _current_state(self) -> dict:
+        return present_state(engine.state_data(self.participant.session), self.viewer)
 
     async def disconnect(self, code: int) -> None:
         if hasattr(self, "fmt"):
@@ -100,11 +134,23 @@ class SessionConsumer(AsyncWebsocketConsumer):
             return
         try:
             message = json.loads(text_data)
+        except RecursionError:
+            await self._error("malformed", "Frames may not nest this deeply.")
+            return
         except ValueError:
             await self._error("malformed", "Frames must be JSON objects.")
             return
         if not isinstance(message, dict):
             await self._error("malformed", "Frames must be JSON objects.")
+            return
+        if _depth(message, MAX_FRAME_DEPTH) > MAX_FRAME_DEPTH:
+            await self._error("malformed", "Frames may not nest this deeply.")
+            return
+        problem = unstorable(message)
+        if problem:
+            msg_id = message.get("client_msg_id")
+            echo = msg_id if isinstance(msg_id, str) and not unstorable(msg_id) else None
+            await self._error("malformed", f"Frames may not hold such text: {problem}.", echo)
             return
         if not await database_sync_to_async(access.still_member)(self.participant.pk):
             await self.close(code=CLOSE_FORBIDDEN)  # removed, or the account was deactivated
@@ -126,6 +172,18 @@ class SessionConsumer(AsyncWebsocketConsumer):
         text = message.get("text")
         if not isinstance(text, str):
             await self._error("malformed", "'text' must be a string.", client_msg_id)
+            return
+        if client_msg_id is not None and (
+            isinstance(client_msg_id, bool)
+            or not isinstance(client_msg_id, str | int | float)  # what the API accepts
+            or len(str(client_msg_id)) > MAX_CLIENT_MSG_ID
+        ):
+            # Refused, never cut: two ids sharing their first 64 characters would collide.
+            await self._error(
+                "client_msg_id",
+                f"'client_msg_id' must be a string of at most {MAX_CLIENT_MSG_ID} characters.",
+                client_msg_id if isinstance(client_msg_id, str) else None,
+            )
             return
         try:
             result = await database_sync_to_async(services.submit_post)(

@@ -6,6 +6,7 @@ transaction, so events of one session are handled one at a time, in order.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from datetime import timedelta
 
@@ -19,6 +20,8 @@ from . import broadcast, signals
 from .answers import answer_key
 from .models import DebateSession, Participant, Post, Round, TurnDeadline
 from .serializers import alias_for, participant_data, session_state_data
+
+log = logging.getLogger(__name__)
 
 ABSTENTION_EVENTS = {"abstained": "abstained", "skipped": "skipped"}
 
@@ -235,6 +238,7 @@ def _apply(session: DebateSession, action: p.Action) -> None:
         session.finish_reason = action.reason[:200]
         session.save(update_fields=["status", "finished_at", "finish_reason"])
         _cancel_queued_turns(session, "session finished")
+        _end_running_turns(session, "session finished while the agent spoke")
         TurnDeadline.objects.filter(session=session, status=TurnDeadline.Status.OPEN).update(
             status=TurnDeadline.Status.CANCELLED
         )
@@ -251,6 +255,30 @@ def _cancel_queued_turns(session: DebateSession, reason: str, **filters) -> None
     AgentTurn.objects.filter(session=session, status=AgentTurn.Status.QUEUED, **filters).update(
         status=AgentTurn.Status.CANCELLED, error=reason, finished_at=timezone.now()
     )
+
+
+def _end_running_turns(session: DebateSession, reason: str) -> None:
+    """Cancel the turns an agent is writing: nothing more is added to the session, so clients
+    drop the partial text (``turn.reset``) and learn the turn ended (``turn.ended``). The worker,
+    when it finishes, finds the turn no longer running and stores nothing (it keeps the reply on
+    the turn for the record). An update, not a lock: a worker claiming the turn holds its row,
+    never the session's, so this cannot deadlock with it."""
+    from deliberation.agents.models import AgentTurn
+
+    running = AgentTurn.objects.filter(session=session, status=AgentTurn.Status.RUNNING)
+    for turn_id in list(running.values_list("pk", flat=True)):
+        ended = AgentTurn.objects.filter(pk=turn_id, status=AgentTurn.Status.RUNNING).update(
+            status=AgentTurn.Status.CANCELLED,
+            error=reason,
+            finished_at=timezone.now(),
+            lease_until=None,
+        )
+        if ended:
+            broadcast.send_on_commit(session.pk, {"type": "turn.reset", "turn_id": turn_id})
+            broadcast.send_on_commit(
+                session.pk,
+                {"type": "turn.ended", "turn_id": turn_id, "status": AgentTurn.Status.CANCELLED},
+            )
 
 
 # --- people's deadlines ------------------------------------------------------------------------
@@ -278,10 +306,24 @@ def open_deadline(
 
 
 def schedule_expiry(deadline: TurnDeadline) -> None:
+    deadline_id, due = deadline.pk, deadline.due_at
+    transaction.on_commit(lambda: _send_expiry(deadline_id, due))
+
+
+def _send_expiry(deadline_id: int, due) -> None:
+    """Schedule the expiry task; never raises (it runs after commit, in the caller's socket or
+    view, before the state broadcast). A deadline whose task could not be sent (the broker is
+    down) is fired by the deadline sweeper (``sweep_deadlines``) once it is overdue."""
     from .tasks import expire_deadline
 
-    deadline_id, due = deadline.pk, deadline.due_at
-    transaction.on_commit(lambda: expire_deadline.apply_async((deadline_id,), eta=due))
+    try:
+        expire_deadline.apply_async((deadline_id,), eta=due)
+    except Exception:  # kombu's connection errors vary by transport
+        log.warning(
+            "could not schedule deadline %s; the deadline sweeper fires it",
+            deadline_id,
+            exc_info=True,
+        )
 
 
 def pause_deadlines(session: DebateSession) -> None:

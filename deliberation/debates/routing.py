@@ -1,7 +1,9 @@
-from django.urls import path
+from django.urls import re_path
 
 from .consumers import SessionConsumer
 
 websocket_urlpatterns = [
-    path("ws/sessions/<int:session_id>/", SessionConsumer.as_asgi()),
+    # Any id segment: the consumer closes with 4404 when it is not a number, instead of the
+    # router failing the handshake with no route.
+    re_path(r"^ws/sessions/(?P<session_id>[^/]+)/$", SessionConsumer.as_asgi()),
 ]

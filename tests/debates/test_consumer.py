@@ -167,6 +167,35 @@ async def test_replayed_client_message_id_creates_no_duplicate(running_debate, a
         (json.dumps({"type": "post", "text": "y" * 40000}), "frame_too_large"),
         (json.dumps({"type": "post", "text": "ok", "answer": "Maybe"}), "answer"),
         (json.dumps({"type": "post", "text": "ok", "confidence": 7}), "confidence"),
+        # Text PostgreSQL cannot store is refused at the socket (as the API refuses it).
+        pytest.param(json.dumps({"type": "post", "text": "nul \x00 here"}), "malformed", id="nul"),
+        pytest.param(
+            json.dumps({"type": "post", "text": "lone \ud800 surrogate"}),
+            "malformed",
+            id="surrogate",
+        ),
+        pytest.param(
+            json.dumps({"type": "post", "text": "ok", "answer": {"\x00": 1}}),
+            "malformed",
+            id="nul-key",
+        ),
+        # Nesting deep enough to exhaust the parser, or merely deeper than any frame needs.
+        pytest.param("[" * 15000 + "]" * 15000, "malformed", id="nesting-15000"),
+        pytest.param(
+            '{"type": "post", "text": "ok", "answer": ' + "[" * 40 + "]" * 40 + "}",
+            "malformed",
+            id="nesting-40",
+        ),
+        pytest.param(
+            json.dumps({"type": "post", "text": "ok", "client_msg_id": "i" * 65}),
+            "client_msg_id",
+            id="client-msg-id-65",
+        ),
+        pytest.param(
+            json.dumps({"type": "post", "text": "ok", "client_msg_id": ["a"]}),
+            "client_msg_id",
+            id="client-msg-id-list",
+        ),
     ],
 )
 async def test_bad_frames_get_an_error_and_the_connection_stays_usable(
@@ -219,3 +248,43 @@ async def test_html_format_renders_escaped_fragments_for_htmx(running_debate, al
         assert "<script>" not in post_html
         ack = await a.receive_from(timeout=3)
         assert 'id="post-fields"' in ack and 'hx-swap-oob="true"' in ack
+
+
+async def test_long_client_msg_id_is_refused_never_cut(running_debate, alice):
+    """Two ids sharing their first 64 characters must not collide: the second post is not
+    taken for a retry of the first."""
+    session, _, _ = await database_sync_to_async(running_debate)()
+    prefix = "p" * 64
+    async with ws_connect(alice, session.pk) as a:
+        await a.connect()
+        await a.send_to(
+            json.dumps({"type": "post", "text": "first", "client_msg_id": prefix + "1"})
+        )
+        error = await receive_type(a, "error")
+        assert error["code"] == "client_msg_id" and error["client_msg_id"] == prefix + "1"
+        await a.send_to(json.dumps({"type": "post", "text": "fits", "client_msg_id": prefix}))
+        assert (await receive_type(a, "ack"))["client_msg_id"] == prefix
+    texts = await database_sync_to_async(
+        lambda: list(Post.objects.filter(session=session, kind="argument").values_list("text"))
+    )()
+    assert texts == [("fits",)]
+
+
+async def test_welcome_carries_the_state_as_this_viewer_sees_it(running_debate, alice, bob):
+    """A debater who reconnects after their turn began learns it from ``welcome``."""
+    session, a_part, _ = await database_sync_to_async(running_debate)()
+    async with ws_connect(alice, session.pk, "last_seq=0") as a, ws_connect(bob, session.pk) as b:
+        assert (await a.connect())[0] and (await b.connect())[0]
+        welcome = await receive_type(a, "welcome")
+        state = welcome["state"]
+        assert state["status"] == "running" and state["round"] == 1
+        assert state["mine"]["participant"]["id"] == a_part.pk
+        assert state["current_speaker"]["name"] == "alice"
+        assert (await receive_type(b, "welcome"))["state"]["mine"] is None
+
+
+async def test_a_session_id_that_is_not_a_number_closes_cleanly(alice):
+    for bad in ("abc", "0", "99999999999999999999"):
+        async with ws_connect(alice, bad) as s:
+            connected, code = await s.connect()
+            assert not connected and code == 4404
