@@ -228,4 +228,3 @@ class OpinionRequest(models.Model):
             f"opinion request {self.pk} of {self.participant_id} in round {self.round_id} "
             f"({self.status})"
         )
-
