@@ -19,30 +19,17 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import numpy as np
+import pandas as pd
+from _library import DATASETS, ROOT
 
-try:  # the project package's __init__ imports Celery; the library below does not need it
-    import deliberation  # noqa: F401
-except ImportError:
-    import types
+from deliberation.consensus.crowd import METHODS, LabelMatrix, read_gold
+from deliberation.consensus.crowd.io import read_label_rows
 
-    _pkg = types.ModuleType("deliberation")
-    _pkg.__path__ = [str(ROOT / "deliberation")]
-    sys.modules["deliberation"] = _pkg
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from deliberation.consensus.crowd import METHODS, LabelMatrix, read_gold  # noqa: E402
-from deliberation.consensus.crowd.io import read_label_rows  # noqa: E402
-
-DATASETS = ["rte", "temp", "wsd", "cf", "ms", "sp", "zencrowd_all"]
 TARGET_SPEEDUP = {"ds": 3.0, "glad": 10.0, "mace": 10.0}
 MAP_VARIANT = {"ds": {"prior_correct": 2.0}, "onecoin": {"prior_correct": 2.0}}
 

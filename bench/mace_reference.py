@@ -14,26 +14,13 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from _library import DATASETS, ROOT
 
-try:  # the project package's __init__ imports Celery; the library below does not need it
-    import deliberation  # noqa: F401
-except ImportError:
-    import types
-
-    _pkg = types.ModuleType("deliberation")
-    _pkg.__path__ = [str(ROOT / "deliberation")]
-    sys.modules["deliberation"] = _pkg
-
-from deliberation.consensus.crowd import LabelMatrix, mace, read_gold  # noqa: E402
-from deliberation.consensus.crowd.io import read_label_rows  # noqa: E402
-
-DATASETS = ["rte", "temp", "wsd", "cf", "ms", "sp", "zencrowd_all"]
+from deliberation.consensus.crowd import LabelMatrix, mace, read_gold
+from deliberation.consensus.crowd.io import read_label_rows
 
 
 def authors_format(rows, path: Path) -> tuple[list[str], list[tuple[str, str, str]], int]:
