@@ -9,17 +9,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from deliberation.debates.routing import websocket_urlpatterns  # noqa: E402
 from deliberation.moderation.routing import (  # noqa: E402
     websocket_urlpatterns as moderation_websocket_urlpatterns,
 )
+from deliberation.origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
+        "websocket": SameOriginValidator(
             AuthMiddlewareStack(URLRouter(moderation_websocket_urlpatterns + websocket_urlpatterns))
         ),
     }

@@ -6,10 +6,12 @@ import json
 
 import pytest
 from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 
+from deliberation.asgi import application
 from deliberation.debates import controls, services
 from deliberation.debates.models import Post
-from tests.conftest import ws_connect
+from tests.conftest import session_cookie, ws_connect
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -288,3 +290,46 @@ async def test_a_session_id_that_is_not_a_number_closes_cleanly(alice):
         async with ws_connect(alice, bad) as s:
             connected, code = await s.connect()
             assert not connected and code == 4404
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "http://localhost:8080",  # another port of the same host: another origin
+        "https://localhost",  # another scheme
+        "http://localhost.evil.example",
+        "null",
+    ],
+)
+async def test_an_origin_that_differs_in_scheme_or_port_is_rejected(debate, moderator, origin):
+    session = await database_sync_to_async(debate)()
+    async with ws_connect(moderator, session.pk, origin=origin) as m:
+        connected, _ = await m.connect()
+        assert not connected
+
+
+async def test_trusted_origins_and_a_tls_proxy_are_accepted(debate, moderator, settings):
+    session = await database_sync_to_async(debate)()
+    async with ws_connect(moderator, session.pk, origin="http://localhost:80") as m:
+        assert (await m.connect())[0]  # the default port is the same origin
+    # Another origin (an allowed host) that the operator trusts.
+    async with ws_connect(moderator, session.pk, origin="https://127.0.0.1:8443") as m:
+        assert not (await m.connect())[0]
+    settings.CSRF_TRUSTED_ORIGINS = ["https://127.0.0.1:8443"]
+    async with ws_connect(moderator, session.pk, origin="https://127.0.0.1:8443") as m:
+        assert (await m.connect())[0]
+    settings.CSRF_TRUSTED_ORIGINS = []
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    cookie = await database_sync_to_async(session_cookie)(moderator)
+    comm = WebsocketCommunicator(
+        application,
+        f"/ws/sessions/{session.pk}/",
+        headers=[
+            (b"origin", b"https://localhost"),
+            (b"host", b"localhost"),
+            (b"x-forwarded-proto", b"https"),
+            (b"cookie", f"sessionid={cookie}".encode()),
+        ],
+    )
+    assert (await comm.connect())[0]
+    await comm.disconnect()
