@@ -42,7 +42,9 @@ from deliberation.debates.answers import MAX_FREE_TEXT, format_number, split_cho
 
 ANSWER_KINDS = ("answer", "review", "verdict")
 
-_LEAD = r"^[ \t*_#>-]*"  # markdown bullets, quotes, headers and bold before a label
+# Markdown bullets, headers and bold may stand before a label; a quote marker (">") may not:
+# a quoted "> ANSWER: B" is someone else's answer the agent cites, never its own.
+_LEAD = r"^[ \t*_#-]*"
 # Horizontal whitespace only: an empty "ANSWER:" line must not swallow the next line.
 _TAIL = r"[ \t*_]*[:=][ \t*_]*(?P<v>[^\n]*?)[ \t*_]*$"
 _ANSWER = re.compile(_LEAD + r"(?:final[ \t]+)?answer" + _TAIL, re.I | re.M)
