@@ -20,5 +20,6 @@ urlpatterns = [
     path("", include("deliberation.debates.urls")),
 ]
 
+handler400 = "deliberation.api.errors.bad_request"
 handler404 = "deliberation.api.errors.page_not_found"
 handler500 = "deliberation.api.errors.server_error"

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views import defaults
 from rest_framework import exceptions, status
@@ -119,6 +121,19 @@ def page_not_found(request, exception):
         body = {"error": "not_found", "detail": f"No API endpoint at {request.path}."}
         return JsonResponse(body, status=404)
     return defaults.page_not_found(request, exception)
+
+
+def bad_request(request, exception):
+    """Django's 400 (a suspicious request, e.g. a body over DATA_UPLOAD_MAX_MEMORY_SIZE): JSON
+    under /api/, the usual page elsewhere (which never echoes the request)."""
+    if _is_api(request):
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            body = {"error": "too_large", "detail": f"The request body is over {limit} bytes."}
+        else:
+            body = {"error": "bad_request", "detail": "The request could not be read."}
+        return JsonResponse(body, status=400)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request):

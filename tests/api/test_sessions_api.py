@@ -263,3 +263,14 @@ def test_text_postgres_cannot_store_and_unknown_urls_get_json_errors(api_as, mod
 def test_an_agent_named_by_a_digit_like_character_is_not_found(api_as, moderator):
     response = _create(api_as(moderator), agents=["¹"])
     assert response.status_code == 400 and "No agent profile" in response.json()["detail"]
+
+
+@pytest.mark.django_db
+def test_an_oversized_body_gets_a_json_error_not_a_page(api_as, moderator, settings):
+    client = api_as(moderator)
+    client.raise_request_exception = False
+    big = '{"title": "x", "question": "' + "a" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 10) + '"}'
+    response = client.post("/api/v1/sessions/", big, content_type="application/json")
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("application/json")
+    assert response.json()["error"] == "too_large"
