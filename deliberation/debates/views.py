@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -65,7 +65,8 @@ def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
     session = get_object_or_404(DebateSession, pk=pk)
     me = services.participant_for(session.pk, request.user)
     if me is None:
-        raise PermissionDenied("Only participants can open this session; ask for its invite link.")
+        # The same answer as for an id that does not exist: an outsider learns nothing.
+        raise Http404("No such session, or you do not take part in it.")
     viewer = Viewer.of(me)
     all_posts = [
         post_data(p)

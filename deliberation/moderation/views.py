@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -20,6 +20,9 @@ from .forms import DecisionForm
 def _session_for(request: HttpRequest, pk: int) -> DebateSession:
     session = get_object_or_404(DebateSession, pk=pk)
     if not services.can_moderate(request.user, session):
+        if not session.participants.filter(user=request.user).exists():
+            # Someone outside the session learns nothing, not even that the id exists.
+            raise Http404("No such session.")
         raise PermissionDenied("Only the session's moderator or staff can open this page.")
     return session
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client
 from django.urls import reverse
 
 from deliberation.batches.models import BatchRun
@@ -121,3 +123,23 @@ def test_other_peoples_batch_runs_are_not_found(client, make_user, moderator):
     run = BatchRun.objects.create(name="Mine", protocol="vote_only", created_by=moderator)
     client.force_login(make_user("stranger"))
     assert client.get(run.get_absolute_url()).status_code == 404
+
+
+@pytest.mark.django_db
+def test_an_outsider_cannot_tell_a_session_that_exists_from_one_that_does_not(debate, make_user):
+    session = debate()
+    outsider = Client()
+    outsider.force_login(make_user("outsider"))
+    pages = ["/sessions/{}/", "/moderation/sessions/{}/"]
+    for page in pages:
+        existing = outsider.get(page.format(session.pk))
+        missing = outsider.get(page.format(session.pk + 1000))
+        assert existing.status_code == missing.status_code == 404
+
+        def page_text(response):  # the CSRF token is masked anew on every response
+            return re.sub(
+                rb'(X-CSRFToken": "|name="csrfmiddlewaretoken" value=")[^"]*', b"", response.content
+            )
+
+        assert page_text(existing) == page_text(missing)
+        assert b"invite link" in existing.content  # and it says how to join
