@@ -249,6 +249,9 @@ class SettingsError(ValueError):
     """Invalid protocol settings; the message names the setting at fault."""
 
 
+SETTING_KINDS = ("int", "float", "bool", "choice", "ids", "samples")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One declared setting: type, default, bounds and a help text for the create form.

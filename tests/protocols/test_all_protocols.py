@@ -8,6 +8,7 @@ import pytest
 
 from deliberation.protocols.base import (
     COMMON_SETTINGS,
+    SETTING_KINDS,
     Brief,
     CloseRound,
     Contribution,
@@ -81,7 +82,7 @@ def test_each_protocol_describes_itself(name):
     assert "arXiv" in module_doc or name in ("round_robin", "free_debate")
     for setting in p.settings_schema:
         assert setting.label and setting.help, setting.name
-        assert setting.kind in ("int", "float", "bool", "choice", "ids", "samples")
+        assert setting.kind in SETTING_KINDS
         if setting.kind in ("int", "float"):
             assert setting.min is not None and setting.max is not None, setting.name
     names = [s.name for s in p.all_settings]

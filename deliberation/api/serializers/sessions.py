@@ -8,6 +8,7 @@ from rest_framework import serializers
 from deliberation.debates.controls import CONTROL_ACTIONS
 from deliberation.debates.models import DebateSession
 from deliberation.debates.presentation import passage_hidden
+from deliberation.protocols.base import SETTING_KINDS
 from deliberation.protocols.registry import PROTOCOLS
 
 from .common import AgentRefField
@@ -15,7 +16,7 @@ from .common import AgentRefField
 
 class ProtocolSettingSerializer(serializers.Serializer):
     name = serializers.CharField()
-    kind = serializers.ChoiceField(choices=["int", "float", "bool", "choice", "ids"])
+    kind = serializers.ChoiceField(choices=list(SETTING_KINDS))
     default = serializers.JSONField()
     label = serializers.CharField()
     help = serializers.CharField()
