@@ -7,9 +7,8 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from rest_framework.test import APIClient
 
-from deliberation.api import tokens
+from tests.api.conftest import api_as  # noqa: F401  (one token client fixture)
 
 
 class Receiver:
@@ -65,16 +64,3 @@ def production_outbound(settings):
     """The production default: no private, loopback or link-local network is allowed."""
     settings.OUTBOUND_ALLOWED_NETWORKS = []
     return settings
-
-
-@pytest.fixture
-def api_as(db):
-    """An API client authenticated with a real personal token of ``user``."""
-
-    def make(user) -> APIClient:
-        _, key = tokens.issue(user, "tests")
-        client = APIClient()
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-        return client
-
-    return make
